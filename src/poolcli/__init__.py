@@ -1,0 +1,39 @@
+"""poolcli: downsample images by pooling with PyTorch/TensorFlow window semantics.
+
+The public API is :func:`pool` (NumPy arrays), :func:`pool_image` (Pillow images), the mode
+registry :data:`MODES`, and the exceptions in :mod:`poolcli.errors`. NumPy and Pillow are imported
+on first use, so ``poolcli --help`` stays fast.
+"""
+
+from importlib import metadata as _metadata
+from typing import Any
+
+from poolcli.errors import ImageError, PoolError, UnsupportedError, WindowError
+
+try:
+    __version__ = _metadata.version("poolcli")
+except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "MODES",
+    "ImageError",
+    "PoolError",
+    "UnsupportedError",
+    "WindowError",
+    "__version__",
+    "pool",
+    "pool_image",
+]
+
+_LAZY = {"pool": "poolcli.core", "MODES": "poolcli.core", "pool_image": "poolcli.images"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'poolcli' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""``python -m poolcli``."""
+
+from poolcli.cli import main
+
+main()
