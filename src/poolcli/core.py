@@ -1,0 +1,598 @@
+"""The array core: :func:`pool` and the registry of pooling modes. Pure NumPy, no I/O.
+
+How the work is organised, and why:
+
+* Windows are rectangles, so max, min, sum, avg and lp are *separable*: reduce the rows of every
+  window first (whole contiguous image rows per tap, so NumPy's SIMD loops run), then the columns
+  (one channel plane at a time, so the inner loop runs along the long axis, not along the 3
+  channels). Each tap is a strided view, never a copy; padding is never materialised: a tap only
+  touches the outputs whose window really covers a cell.
+* The image is processed in bands of output rows sized to stay in cache, spread over threads
+  (NumPy releases the GIL), so extra memory is the output plus a few bands.
+* Integer averages are exact: sums accumulate in the narrowest integer type that cannot overflow,
+  then ``(2*sum + n) // (2*n)`` rounds half up. Nothing ever wraps.
+* Median and mode look at all taps of a window together (see :mod:`poolcli.order`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from poolcli import order
+from poolcli.errors import UnsupportedError, WindowError
+from poolcli.geometry import Axis, make_axes
+
+DTYPES = tuple(
+    np.dtype(t)
+    for t in ("bool", "uint8", "uint16", "int16", "int32", "int64", "float32", "float64")
+)
+
+# Bytes of one band's row-reduced intermediate: small enough to stay in L2 while the column pass
+# reads it back, large enough that per-band Python overhead stays small.
+BAND_BYTES = 1 << 22
+# Below this many input bytes threads cost more than they save.
+THREAD_MIN_BYTES = 1 << 21
+
+
+@dataclass(frozen=True)
+class ModeInfo:
+    """One pooling mode: its name, one-line summary (CLI help) and aliases."""
+
+    name: str
+    summary: str
+    aliases: tuple[str, ...] = ()
+    separable: bool = True
+
+
+MODES: dict[str, ModeInfo] = {
+    m.name: m
+    for m in (
+        ModeInfo("max", "Maximum of each window (NaN propagates)."),
+        ModeInfo("min", "Minimum of each window (NaN propagates)."),
+        ModeInfo(
+            "avg",
+            "Average of each window; integers rounded to nearest, ties up.",
+            aliases=("mean",),
+        ),
+        ModeInfo("sum", "Sum of each window, in a wider type (int64 or float64)."),
+        ModeInfo(
+            "median",
+            "Median of each window; even counts take the mean of the two middle values.",
+            separable=False,
+        ),
+        ModeInfo(
+            "mode",
+            "Most frequent value (a pixel's channels are one label); ties go to the smallest.",
+            separable=False,
+        ),
+        ModeInfo("lp", "Power mean (mean(|x|**p))**(1/p), p > 0 (p=2 by default)."),
+    )
+}
+_ALIASES = {alias: m.name for m in MODES.values() for alias in (m.name, *m.aliases)}
+
+
+def resolve_mode(name: str) -> str:
+    """The canonical name of a mode or alias (``"mean"`` -> ``"avg"``)."""
+    try:
+        return _ALIASES[name]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(_ALIASES))
+        raise UnsupportedError(f"unknown pooling mode {name!r} (known: {known})") from None
+
+
+def output_shape(
+    in_hw: tuple[int, int],
+    kernel_size: object = 2,
+    stride: object = None,
+    padding: object = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    output_size: object = None,
+) -> tuple[int, int]:
+    """Output ``(height, width)`` of pooling an ``in_hw`` image; validates like :func:`pool`.
+
+    >>> output_shape((5, 7), kernel_size=3, stride=2, padding=1)
+    (3, 4)
+    """
+    rows, cols = make_axes(in_hw, kernel_size, stride, padding, dilation, ceil_mode, output_size)
+    return rows.out, cols.out
+
+
+def pool(
+    x: Any,
+    mode: str,
+    kernel_size: object = 2,
+    stride: object = None,
+    padding: object = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    output_size: object = None,
+    p: float = 2.0,
+    *,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Pool a ``(H, W)`` or ``(H, W, C)`` array over windows, as PyTorch's pooling layers do.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(H, W)`` or channels-last ``(H, W, C)``; dtype bool, uint8, uint16, int16, int32, int64,
+        float32 or float64. It is never modified.
+    mode : str
+        ``max``, ``min``, ``avg`` (alias ``mean``), ``sum``, ``median``, ``mode`` or ``lp``.
+    kernel_size, stride, dilation : int or (int, int)
+        Window taps, step between windows (defaults to ``kernel_size``), step between taps.
+    padding : int, (int, int), "same" or "valid"
+        Cells of padding on each side (at most half the effective window), or TensorFlow's rule.
+        Padding never wins a max or min; with ``"same"`` it never counts for avg either.
+    ceil_mode : bool
+        Round the output size up, keeping a last window that starts inside the input.
+    count_include_pad : bool
+        avg only: divide by the window's cells inside ``[-pad, in + pad)`` (PyTorch's default)
+        instead of by its real cells.
+    output_size : int or (int, int), optional
+        Adaptive pooling to this size (``1`` is global pooling); excludes the window arguments.
+    p : float
+        Exponent of ``lp`` pooling, ``p > 0``.
+    threads : int, optional
+        Worker threads for large inputs (default: the CPU count).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same layout as ``x``; same dtype except ``sum`` (int64 for integer and bool input,
+        float64 for float input). Integer avg, median and lp round to nearest, ties up.
+
+    Raises
+    ------
+    WindowError
+        Zero or negative sizes, a window larger than the padded input, too much padding, a window
+        covering only padding, output_size combined with window arguments.
+    UnsupportedError
+        An unknown mode, an unsupported dtype or shape, a bad ``p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.uint8)
+    >>> pool(x, "max", kernel_size=2, stride=1)
+    array([[5, 6]], dtype=uint8)
+    >>> pool(x, "avg", kernel_size=(1, 3), stride=1)
+    array([[2],
+           [5]], dtype=uint8)
+    """
+    name = resolve_mode(mode)
+    x = np.asarray(x)
+    if x.ndim not in (2, 3):
+        raise UnsupportedError(f"expected an (H, W) or (H, W, C) array, got shape {x.shape}")
+    if x.dtype not in DTYPES:
+        supported = ", ".join(str(d) for d in DTYPES)
+        raise UnsupportedError(f"dtype {x.dtype} is not supported (supported: {supported})")
+    if name == "lp" and not (isinstance(p, (int, float, np.number)) and 0 < float(p) < np.inf):
+        raise UnsupportedError(f"lp pooling needs a finite p > 0, got {p!r}")
+    try:
+        rows, cols = make_axes(
+            x.shape[:2], kernel_size, stride, padding, dilation, ceil_mode, output_size
+        )
+    except WindowError as err:
+        raise WindowError(f"{name} pooling of shape {x.shape}: {err}") from None
+    x3 = x if x.ndim == 3 else x[:, :, None]
+    out_dtype = _result_dtype(name, x.dtype)
+    if x3.shape[2] == 0:
+        result = np.empty((rows.out, cols.out, 0), out_dtype)
+    else:
+        data = x3.view(np.uint8) if x.dtype == np.bool_ else x3
+        workers = _workers(threads, x3.nbytes)
+        if name in ("max", "min"):
+            result = _extreme(data, rows, cols, name, workers)
+        elif name in ("sum", "avg") or (name == "lp" and float(p) == 1.0):
+            # p == 1 is the average of real cells: route it to the exact integer path.
+            include = count_include_pad and padding != "same" and name == "avg"
+            result = _sum_avg(data, rows, cols, name, include, workers, x.dtype)
+        elif name == "lp":
+            result = _lp(data, rows, cols, float(p), workers)
+        else:
+            result = _order_stat(data, rows, cols, name, workers)
+        if x.dtype == np.bool_ and name != "sum":
+            result = result.astype(np.bool_)
+    return result if x.ndim == 3 else result[:, :, 0]
+
+
+def _result_dtype(name: str, dtype: np.dtype) -> np.dtype:
+    if name == "sum":
+        return np.dtype(np.float64 if dtype.kind == "f" else np.int64)
+    return dtype
+
+
+def _workers(threads: int | None, nbytes: int) -> int:
+    if threads is not None:
+        if threads < 1:
+            raise UnsupportedError(f"threads must be >= 1, got {threads}")
+        return threads
+    return (os.cpu_count() or 1) if nbytes >= THREAD_MIN_BYTES else 1
+
+
+# --------------------------------------------------------------------------------------------
+# Bands: the unit of work. ``run(lo, hi)`` computes output rows [lo, hi).
+
+
+def _for_bands(rows: Axis, row_bytes: int, workers: int, run: Callable[[int, int], None]) -> None:
+    taps = max(rows.taps, 1)
+    per_band = max(1, BAND_BYTES // max(row_bytes * taps, 1))
+    if workers > 1:  # enough bands that both workers stay busy to the end
+        per_band = min(per_band, max(1, -(-rows.out // (4 * workers))))
+    bands = [(lo, min(lo + per_band, rows.out)) for lo in range(0, rows.out, per_band)]
+    if workers == 1 or len(bands) == 1:
+        for lo, hi in bands:
+            run(lo, hi)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool_:
+        for future in [pool_.submit(run, lo, hi) for lo, hi in bands]:
+            future.result()
+
+
+# --------------------------------------------------------------------------------------------
+# Separable modes.
+
+
+def _reduce_axis(
+    src: np.ndarray,
+    ax: Axis,
+    axis: int,
+    lo: int,
+    hi: int,
+    base: int,
+    op: np.ufunc,
+    identity: Any,
+    out: np.ndarray,
+) -> None:
+    """``out`` = ``op`` over the taps of windows ``lo..hi-1`` of ``ax``, along ``axis`` of ``src``.
+
+    ``src`` starts at input cell ``base`` along ``axis``; ``out`` has ``hi - lo`` cells there.
+    """
+    dt = out.dtype
+
+    def along(a: np.ndarray, sel: Any) -> Any:
+        return a[sel] if axis == 0 else a[:, sel]
+
+    if ax.stride is None:  # irregular adaptive windows: gather the cells of each tap
+        out.fill(identity)
+        for j in range(ax.taps):
+            hit = np.flatnonzero(ax.valid[lo:hi, j])
+            if hit.size:
+                cells = ax.index[lo + hit, j] - base
+                acc = along(out, hit)
+                value = op(acc, along(src, cells), dtype=dt)
+                if axis == 0:
+                    out[hit] = value
+                else:
+                    out[:, hit] = value
+        return
+    full, part = [], []
+    for j in range(ax.taps):
+        a, b = ax.tap_range(j)
+        a, b = max(a, lo), min(b, hi)
+        if a >= b:
+            continue
+        first = int(ax.index[a, j]) - base
+        view = along(src, slice(first, first + (b - a - 1) * ax.stride + 1, ax.stride))
+        (full if (a, b) == (lo, hi) else part).append((a - lo, b - lo, view))
+    if len(full) >= 2:
+        op(full[0][2], full[1][2], out=out, dtype=dt)
+        rest = full[2:]
+    elif full:
+        np.copyto(out, full[0][2])
+        rest = []
+    else:
+        out.fill(identity)
+        rest = []
+    for _, _, view in rest:
+        op(out, view, out=out, dtype=dt)
+    for a, b, view in part:
+        target = along(out, slice(a, b))
+        op(target, view, out=target, dtype=dt)
+
+
+def _separable(
+    x3: np.ndarray,
+    rows: Axis,
+    cols: Axis,
+    op: np.ufunc,
+    acc: np.dtype,
+    identity: Any,
+    workers: int,
+    finish: Callable[[np.ndarray, int, int], np.ndarray] | None,
+    out_dtype: np.dtype,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Rows then columns, band by band. ``finish(acc_band, lo, hi)`` turns sums into results."""
+    h, w, c = x3.shape
+    out = np.empty((rows.out, cols.out, c), out_dtype)
+
+    def run(lo: int, hi: int) -> None:
+        first, last = rows.span(lo, hi)
+        src = x3[first:last].reshape(last - first, w * c)
+        if prepare is not None:
+            src = prepare(src)
+        stage = np.empty((hi - lo, w * c), acc)
+        _reduce_axis(src, rows, 0, lo, hi, first, op, identity, stage)
+        stage3 = stage.reshape(hi - lo, w, c)
+        target = out[lo:hi] if finish is None else np.empty((hi - lo, cols.out, c), acc)
+        for ch in range(c):
+            _reduce_axis(stage3[:, :, ch], cols, 1, 0, cols.out, 0, op, identity, target[:, :, ch])
+        if finish is not None:
+            out[lo:hi] = finish(target, lo, hi)
+
+    _for_bands(rows, w * c * acc.itemsize, workers, run)
+    return out
+
+
+def _extreme(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int) -> np.ndarray:
+    dt = x3.dtype
+    if name == "max":
+        op, identity = np.maximum, (-np.inf if dt.kind == "f" else np.iinfo(dt).min)
+    else:
+        op, identity = np.minimum, (np.inf if dt.kind == "f" else np.iinfo(dt).max)
+    return _separable(x3, rows, cols, op, dt, identity, workers, None, dt)
+
+
+def _sum_dtype(dtype: np.dtype, taps: int, lo: int, hi: int) -> np.dtype:
+    """Narrowest integer type holding ``2*sum + n`` for ``taps`` values in ``[lo, hi]``."""
+    need_lo, need_hi = 2 * lo * taps, 2 * hi * taps + taps
+    for cand in (np.uint16, np.uint32, np.int16, np.int32, np.int64):
+        info = np.iinfo(cand)
+        if (
+            info.min <= need_lo
+            and need_hi <= info.max
+            and np.dtype(cand).itemsize >= dtype.itemsize
+        ):
+            return np.dtype(cand)
+    raise UnsupportedError(f"sums of {taps} {dtype} values in [{lo}, {hi}] could overflow int64")
+
+
+def _divisor(rows: Axis, cols: Axis, include_pad: bool, lo: int, hi: int) -> np.ndarray:
+    r = rows.padded_count if include_pad else rows.real_count
+    c = cols.padded_count if include_pad else cols.real_count
+    return (r[lo:hi, None] * c[None, :])[:, :, None].astype(np.int64)
+
+
+def _value_range(x3: np.ndarray) -> tuple[int, int]:
+    if x3.dtype == np.int64:  # the type's range would overflow any sum: look at the data
+        return int(x3.min()), int(x3.max())
+    info = np.iinfo(x3.dtype)
+    return int(info.min), int(info.max)
+
+
+def _sum_avg(
+    x3: np.ndarray,
+    rows: Axis,
+    cols: Axis,
+    name: str,
+    include_pad: bool,
+    workers: int,
+    dtype: np.dtype,
+) -> np.ndarray:
+    if x3.dtype.kind == "f":
+        acc = np.dtype(np.float64)
+    else:
+        acc = _sum_dtype(x3.dtype, rows.taps * cols.taps, *_value_range(x3))
+    if name == "sum":
+        out_dtype = np.dtype(np.float64 if x3.dtype.kind == "f" else np.int64)
+        return _separable(x3, rows, cols, np.add, acc, 0, workers, None, out_dtype)
+    if x3.dtype.kind == "f":
+
+        def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
+            return s / _divisor(rows, cols, include_pad, lo, hi)
+    else:
+
+        def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
+            n = _divisor(rows, cols, include_pad, lo, hi)
+            if n.min() == n.max():  # one divisor for the whole band: scalar arithmetic
+                k = int(n.flat[0])
+                if k & (k - 1) == 0:  # a power of two: round half up with a shift
+                    s += k // 2
+                    s >>= k.bit_length() - 1
+                    return s
+                s *= 2
+                s += k
+                s //= 2 * k
+                return s
+            n = n.astype(acc, copy=False)
+            return (2 * s + n) // (2 * n)
+
+    return _separable(x3, rows, cols, np.add, acc, 0, workers, finish, x3.dtype)
+
+
+def _lp(x3: np.ndarray, rows: Axis, cols: Axis, p: float, workers: int) -> np.ndarray:
+    def prepare(band: np.ndarray) -> np.ndarray:
+        v = np.abs(band.astype(np.float64))
+        return v * v if p == 2.0 else v**p
+
+    def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        mean = s / _divisor(rows, cols, False, lo, hi)
+        v = np.sqrt(mean) if p == 2.0 else mean ** (1.0 / p)
+        return _round_to(v, x3.dtype)
+
+    f64 = np.dtype(np.float64)
+    return _separable(x3, rows, cols, np.add, f64, 0.0, workers, finish, x3.dtype, prepare)
+
+
+def _round_to(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float results to ``dtype``: integers rounded to nearest, ties up, within range."""
+    if dtype.kind == "f":
+        return v.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.floor(v + 0.5), info.min, info.max).astype(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Median and mode.
+
+
+def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int) -> np.ndarray:
+    dtype = x3.dtype
+    if name == "mode":
+        keys, decode = _label_keys(x3)
+        planes = keys[:, :, None]
+    else:
+        planes = x3
+    c = planes.shape[2]
+    res = np.empty((rows.out, cols.out, c), planes.dtype)
+    n = rows.taps * cols.taps
+    r0, r1 = rows.interior()
+    c0, c1 = cols.interior()
+    fast = rows.stride is not None and cols.stride is not None and n <= order.NETWORK_MAX_TAPS
+    if fast and r0 < r1 and c0 < c1:
+
+        def run(lo: int, hi: int) -> None:
+            lo, hi = lo + r0, hi + r0
+            for ch in range(c):
+                taps = [
+                    planes[
+                        rows.index[lo, jr] : rows.index[hi - 1, jr] + 1 : rows.stride,
+                        cols.index[c0, jc] : cols.index[c1 - 1, jc] + 1 : cols.stride,
+                        ch,
+                    ]
+                    for jr in range(rows.taps)
+                    for jc in range(cols.taps)
+                ]
+                if name == "median":
+                    res[lo:hi, c0:c1, ch] = order.median_of_taps(taps, dtype)
+                else:
+                    res[lo:hi, c0:c1, ch] = order.mode_of_taps(taps)
+
+        interior_rows = _sub_axis(rows, r0, r1)
+        _for_bands(interior_rows, cols.size * c * planes.itemsize, workers, run)
+        edges = [
+            (0, r0, 0, cols.out),
+            (r1, rows.out, 0, cols.out),
+            (r0, r1, 0, c0),
+            (r0, r1, c1, cols.out),
+        ]
+    else:
+        edges = [(0, rows.out, 0, cols.out)]
+    for a, b, d, e in edges:
+        if a < b and d < e:
+            _gathered(planes, rows, cols, name, dtype, res, a, b, d, e)
+    return decode(res[:, :, 0]) if name == "mode" else res
+
+
+def _sub_axis(ax: Axis, lo: int, hi: int) -> Axis:
+    """The windows ``lo..hi-1`` of ``ax`` as an axis of their own (for banding a sub-range)."""
+    return Axis(
+        ax.size,
+        hi - lo,
+        ax.index[lo:hi],
+        ax.valid[lo:hi],
+        ax.padded_count[lo:hi],
+        ax.stride,
+        ax.kernel,
+        ax.dilation,
+        ax.pad,
+    )
+
+
+def _gathered(
+    planes: np.ndarray,
+    rows: Axis,
+    cols: Axis,
+    name: str,
+    dtype: np.dtype,
+    res: np.ndarray,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+) -> None:
+    """Median/mode of windows ``[r0, r1) x [c0, c1)`` by gathering their taps and sorting them."""
+    c = planes.shape[2]
+    n = rows.taps * cols.taps
+    per_band = max(1, (1 << 24) // max(n * (c1 - c0) * c, 1))
+    fill = np.inf if planes.dtype.kind == "f" else np.iinfo(planes.dtype).max
+    for lo in range(r0, r1, per_band):
+        hi = min(lo + per_band, r1)
+        ri, rv = rows.index[lo:hi], rows.valid[lo:hi]
+        ci, cv = cols.index[c0:c1], cols.valid[c0:c1]
+        clip_r = np.clip(ri, 0, rows.size - 1)
+        clip_c = np.clip(ci, 0, cols.size - 1)
+        g = planes[clip_r.ravel()][:, clip_c.ravel()]  # (nr*kr, nc*kc, c)
+        nr, nc = hi - lo, c1 - c0
+        g = g.reshape(nr, rows.taps, nc, cols.taps, c).transpose(0, 2, 4, 1, 3)
+        g = g.reshape(nr, nc, c, n).copy()
+        valid = (rv[:, None, :, None] & cv[None, :, None, :]).reshape(nr, nc, 1, n)
+        valid = np.broadcast_to(valid, g.shape)
+        g[~valid] = fill
+        g.sort(axis=-1)
+        count = np.broadcast_to(valid.sum(axis=-1), g.shape[:-1])
+        if name == "median":
+            value = order.median_sorted(g, count, dtype)
+            if dtype.kind == "f":  # a NaN among the real cells sorted past the fill: restore it
+                value[np.isnan(g).any(axis=-1)] = np.nan
+        else:
+            value = order.mode_sorted(g, count)
+        res[lo:hi, c0:c1] = value
+
+
+def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """One sortable unsigned key per pixel, whose order is the pixel's lexicographic order.
+
+    Returns the ``(H, W)`` keys and the function mapping pooled keys back to ``(h, w, C)``.
+    """
+    h, w, c = x3.shape
+    dtype = x3.dtype
+    bits = 8 * dtype.itemsize
+    udt = np.dtype(f"u{dtype.itemsize}")
+
+    def ordered(a: np.ndarray) -> np.ndarray:  # order-preserving map to unsigned integers
+        if dtype.kind == "u":
+            return a
+        u = a.view(udt)
+        sign = udt.type(1 << (bits - 1))
+        if dtype.kind == "i":
+            return u ^ sign
+        # IEEE floats: negative numbers have all bits flipped, positive ones just the sign bit.
+        return np.where(u & sign, ~u, u | sign)
+
+    def unordered(u: np.ndarray) -> np.ndarray:
+        if dtype.kind == "u":
+            return u.astype(dtype, copy=False)
+        u = u.astype(udt, copy=False)
+        sign = udt.type(1 << (bits - 1))
+        if dtype.kind == "i":
+            return (u ^ sign).view(dtype)
+        return np.where(u & sign, u & ~sign, ~u).view(dtype)
+
+    if c == 1 and dtype.kind == "u":
+        return x3[:, :, 0], lambda k: k[:, :, None]
+    if c * bits <= 64:
+        kbits = next(b for b in (8, 16, 32, 64) if b >= c * bits)
+        kdt = np.dtype(f"u{kbits // 8}")
+        keys = np.zeros((h, w), kdt)
+        for ch in range(c):
+            if ch:
+                keys <<= kdt.type(bits)
+            keys |= ordered(np.ascontiguousarray(x3[:, :, ch])).astype(kdt)
+        mask = (1 << bits) - 1
+
+        def decode(k: np.ndarray) -> np.ndarray:
+            chans = [
+                unordered((k >> kdt.type(bits * (c - 1 - ch))) & kdt.type(mask)) for ch in range(c)
+            ]
+            return np.stack(chans, axis=-1)
+
+        return keys, decode
+    # Too wide to pack: number the distinct pixels in lexicographic order.
+    flat = np.stack([ordered(x3[:, :, ch]).reshape(-1) for ch in range(c)], axis=-1)
+    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    pixels = x3.reshape(-1, c)[first]
+    return inverse.reshape(h, w).astype(np.int64), lambda k: pixels[k]
+
+
+__all__ = ["DTYPES", "MODES", "ModeInfo", "output_shape", "pool", "resolve_mode"]
