@@ -437,14 +437,11 @@ def _round_to(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int) -> np.ndarray:
-    dtype = x3.dtype
-    if name == "mode":
-        keys, decode = _label_keys(x3)
-        planes = keys[:, :, None]
-    else:
-        planes = x3
-    c = planes.shape[2]
-    res = np.empty((rows.out, cols.out, c), planes.dtype)
+    """Median (per channel) or mode (per pixel label), one band of rows at a time.
+
+    Keys for mode are made per band from the rows the band reads, so every pass stays in cache.
+    """
+    res = np.empty((rows.out, cols.out, x3.shape[2]), x3.dtype)
     n = rows.taps * cols.taps
     r0, r1 = rows.interior()
     c0, c1 = cols.interior()
@@ -453,10 +450,15 @@ def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int)
 
         def run(lo: int, hi: int) -> None:
             lo, hi = lo + r0, hi + r0
-            for ch in range(c):
+            first, last = rows.span(lo, hi)
+            planes, decode = _planes(x3[first:last], name)
+            value = np.empty((hi - lo, c1 - c0, planes.shape[2]), planes.dtype)
+            for ch in range(planes.shape[2]):
                 taps = [
                     planes[
-                        rows.index[lo, jr] : rows.index[hi - 1, jr] + 1 : rows.stride,
+                        rows.index[lo, jr] - first : rows.index[hi - 1, jr]
+                        - first
+                        + 1 : rows.stride,
                         cols.index[c0, jc] : cols.index[c1 - 1, jc] + 1 : cols.stride,
                         ch,
                     ]
@@ -464,12 +466,12 @@ def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int)
                     for jc in range(cols.taps)
                 ]
                 if name == "median":
-                    res[lo:hi, c0:c1, ch] = order.median_of_taps(taps, dtype)
+                    value[:, :, ch] = order.median_of_taps(taps, x3.dtype)
                 else:
-                    res[lo:hi, c0:c1, ch] = order.mode_of_taps(taps)
+                    value[:, :, ch] = order.mode_of_taps(taps)
+            res[lo:hi, c0:c1] = decode(value)
 
-        interior_rows = _sub_axis(rows, r0, r1)
-        _for_bands(interior_rows, cols.size * c * planes.itemsize, workers, run)
+        _for_bands(_sub_axis(rows, r0, r1), cols.size * x3.shape[2] * x3.itemsize, workers, run)
         edges = [
             (0, r0, 0, cols.out),
             (r1, rows.out, 0, cols.out),
@@ -480,8 +482,16 @@ def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int)
         edges = [(0, rows.out, 0, cols.out)]
     for a, b, d, e in edges:
         if a < b and d < e:
-            _gathered(planes, rows, cols, name, dtype, res, a, b, d, e)
-    return decode(res[:, :, 0]) if name == "mode" else res
+            _gathered(x3, rows, cols, name, res, a, b, d, e)
+    return res
+
+
+def _planes(block: np.ndarray, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """What median/mode sort: the channels themselves, or one label key per pixel for mode."""
+    if name == "median":
+        return block, lambda v: v
+    keys, decode = _label_keys(block)
+    return keys[:, :, None], lambda v: decode(v[:, :, 0])
 
 
 def _sub_axis(ax: Axis, lo: int, hi: int) -> Axis:
@@ -500,11 +510,10 @@ def _sub_axis(ax: Axis, lo: int, hi: int) -> Axis:
 
 
 def _gathered(
-    planes: np.ndarray,
+    x3: np.ndarray,
     rows: Axis,
     cols: Axis,
     name: str,
-    dtype: np.dtype,
     res: np.ndarray,
     r0: int,
     r1: int,
@@ -512,32 +521,34 @@ def _gathered(
     c1: int,
 ) -> None:
     """Median/mode of windows ``[r0, r1) x [c0, c1)`` by gathering their taps and sorting them."""
-    c = planes.shape[2]
     n = rows.taps * cols.taps
-    per_band = max(1, (1 << 24) // max(n * (c1 - c0) * c, 1))
-    fill = np.inf if planes.dtype.kind == "f" else np.iinfo(planes.dtype).max
+    nc = c1 - c0
+    per_band = max(1, (1 << 24) // max(n * nc * x3.shape[2], 1))
     for lo in range(r0, r1, per_band):
         hi = min(lo + per_band, r1)
+        first, last = rows.span(lo, hi)
+        planes, decode = _planes(x3[first:last], name)
+        c = planes.shape[2]
         ri, rv = rows.index[lo:hi], rows.valid[lo:hi]
         ci, cv = cols.index[c0:c1], cols.valid[c0:c1]
-        clip_r = np.clip(ri, 0, rows.size - 1)
+        clip_r = np.clip(ri, first, last - 1) - first
         clip_c = np.clip(ci, 0, cols.size - 1)
         g = planes[clip_r.ravel()][:, clip_c.ravel()]  # (nr*kr, nc*kc, c)
-        nr, nc = hi - lo, c1 - c0
+        nr = hi - lo
         g = g.reshape(nr, rows.taps, nc, cols.taps, c).transpose(0, 2, 4, 1, 3)
         g = g.reshape(nr, nc, c, n).copy()
         valid = (rv[:, None, :, None] & cv[None, :, None, :]).reshape(nr, nc, 1, n)
         valid = np.broadcast_to(valid, g.shape)
-        g[~valid] = fill
+        g[~valid] = np.inf if g.dtype.kind == "f" else np.iinfo(g.dtype).max
         g.sort(axis=-1)
         count = np.broadcast_to(valid.sum(axis=-1), g.shape[:-1])
         if name == "median":
-            value = order.median_sorted(g, count, dtype)
-            if dtype.kind == "f":  # a NaN among the real cells sorted past the fill: restore it
+            value = order.median_sorted(g, count, x3.dtype)
+            if x3.dtype.kind == "f":  # a NaN among the real cells sorted past the fill: restore it
                 value[np.isnan(g).any(axis=-1)] = np.nan
         else:
             value = order.mode_sorted(g, count)
-        res[lo:hi, c0:c1] = value
+        res[lo:hi, c0:c1] = decode(value)
 
 
 def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
@@ -569,8 +580,10 @@ def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.n
             return (u ^ sign).view(dtype)
         return np.where(u & sign, u & ~sign, ~u).view(dtype)
 
-    if c == 1 and dtype.kind == "u":
+    if dtype.kind in "ub" and c == 1:
         return x3[:, :, 0], lambda k: k[:, :, None]
+    if dtype.kind in "ub" and c * dtype.itemsize in (2, 3, 4, 8):
+        return _byte_keys(x3)
     if c * bits <= 64:
         kbits = next(b for b in (8, 16, 32, 64) if b >= c * bits)
         kdt = np.dtype(f"u{kbits // 8}")
@@ -593,6 +606,35 @@ def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.n
     _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
     pixels = x3.reshape(-1, c)[first]
     return inverse.reshape(h, w).astype(np.int64), lambda k: pixels[k]
+
+
+def _byte_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Keys of unsigned pixels read straight from memory as big-endian integers.
+
+    A pixel's bytes, most significant channel first, *are* its lexicographic key: one byteswap
+    pass instead of a shift and an or per channel. Three-byte pixels are read as four bytes (the
+    next pixel's first byte, shifted out) from a copy one byte longer.
+    """
+    h, w, c = x3.shape
+    width = c * x3.itemsize
+    dtype = x3.dtype
+    if dtype.itemsize > 1:  # channels of several bytes: make each one big-endian first
+        x3 = x3.astype(dtype.newbyteorder(">"))
+    if width == 3:
+        flat = np.empty(h * w * 3 + 1, np.uint8)
+        flat[:-1] = x3.reshape(-1)
+        flat[-1] = 0
+        four = np.ndarray((h, w), ">u4", flat, 0, (w * 3, 3))
+        keys = four.astype(np.uint32) >> np.uint32(8)
+    else:
+        keys = np.ascontiguousarray(x3).view(f">u{width}")[:, :, 0].astype(f"u{width}")
+
+    def decode(k: np.ndarray) -> np.ndarray:
+        kw = k.astype(f">u{4 if width == 3 else width}")
+        raw = kw.view(np.uint8).reshape(*k.shape, -1)[..., -width:]
+        return raw.view(dtype.newbyteorder(">")).astype(dtype).reshape(*k.shape, c)
+
+    return keys, decode
 
 
 __all__ = ["DTYPES", "MODES", "ModeInfo", "output_shape", "pool", "resolve_mode"]

@@ -102,19 +102,27 @@ def median_of_taps(taps: Sequence[np.ndarray], dtype: np.dtype) -> np.ndarray:
 def mode_of_taps(taps: Sequence[np.ndarray]) -> np.ndarray:
     """Most frequent of ``n`` same-shaped integer arrays, elementwise; ties go to the smallest."""
     n = len(taps)
-    values = sort_taps(taps, tuple(range(n)))
-    best = np.array(values[0])
+    v = sort_taps(taps, tuple(range(n)))
     if n == 1:
+        return np.array(v[0])
+    if n == 4:  # 2x2, the common case: in sorted order the answer is decided by three equalities
+        best = np.where(v[2] == v[3], v[2], v[0])
+        np.copyto(best, v[1], where=v[1] == v[2])
+        np.copyto(best, v[0], where=v[0] == v[1])
         return best
-    best_len = np.ones(best.shape, np.int32)
-    run = np.ones(best.shape, np.int32)
+    best = np.array(v[0])
+    counter = np.uint8 if n < 255 else np.int32
+    best_len = np.ones(best.shape, counter)
+    run = np.ones(best.shape, counter)
+    same = np.empty(best.shape, bool)
     for k in range(1, n):
-        same = values[k] == values[k - 1]
-        run = np.where(same, run + 1, 1)
-        # Strictly longer only: on equal runs the earlier (smaller) value stays.
-        longer = run > best_len
-        np.copyto(best_len, run, where=longer)
-        np.copyto(best, values[k], where=longer)
+        np.equal(v[k], v[k - 1], out=same)
+        np.multiply(run, same, out=run)  # a run continues (+1) or restarts (0 + 1)
+        run += 1
+        # Strictly longer only: on equal counts the earlier, smaller value stays.
+        np.greater(run, best_len, out=same)
+        np.copyto(best_len, run, where=same)
+        np.copyto(best, v[k], where=same)
     return best
 
 
