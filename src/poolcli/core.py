@@ -354,7 +354,16 @@ def _sum_dtype(dtype: np.dtype, taps: int, lo: int, hi: int) -> np.dtype:
             and np.dtype(cand).itemsize >= dtype.itemsize
         ):
             return np.dtype(cand)
-    raise UnsupportedError(f"sums of {taps} {dtype} values in [{lo}, {hi}] could overflow int64")
+    # Only int64 data near its limits gets here: Python integers are slow but exact.
+    return np.dtype(object)
+
+
+def _int64_sum(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Exact sums (Python integers) that must fit the int64 result, or a clear error."""
+    info = np.iinfo(np.int64)
+    if s.size and not (info.min <= s.min() and s.max() <= info.max):
+        raise UnsupportedError("a window's sum does not fit int64 (the sum result type)")
+    return s.astype(np.int64)
 
 
 def _divisor(rows: Axis, cols: Axis, include_pad: bool, lo: int, hi: int) -> np.ndarray:
@@ -384,6 +393,8 @@ def _sum_avg(
     else:
         acc = _sum_dtype(x3.dtype, rows.taps * cols.taps, *_value_range(x3))
     if name == "sum":
+        if acc == object:
+            return _separable(x3, rows, cols, np.add, acc, 0, workers, _int64_sum, np.int64)
         out_dtype = np.dtype(np.float64 if x3.dtype.kind == "f" else np.int64)
         return _separable(x3, rows, cols, np.add, acc, 0, workers, None, out_dtype)
     if x3.dtype.kind == "f":
@@ -411,13 +422,23 @@ def _sum_avg(
 
 
 def _lp(x3: np.ndarray, rows: Axis, cols: Axis, p: float, workers: int) -> np.ndarray:
+    # Powers are taken of |x| / scale, scale a power of two within 2x of the largest finite |x|:
+    # large values cannot overflow, and dividing by a power of two changes no rounding.
+    if x3.dtype.kind == "f":
+        top = float(np.max(np.abs(x3), where=np.isfinite(x3), initial=0))
+    else:
+        top = float(max(-int(x3.min()), int(x3.max())))
+    scale = float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1)) if top else 1.0
+
     def prepare(band: np.ndarray) -> np.ndarray:
         v = np.abs(band.astype(np.float64))
+        v /= scale
         return v * v if p == 2.0 else v**p
 
     def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
         mean = s / _divisor(rows, cols, False, lo, hi)
         v = np.sqrt(mean) if p == 2.0 else mean ** (1.0 / p)
+        v *= scale
         return _round_to(v, x3.dtype)
 
     f64 = np.dtype(np.float64)
@@ -429,7 +450,13 @@ def _round_to(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if dtype.kind == "f":
         return v.astype(dtype)
     info = np.iinfo(dtype)
-    return np.clip(np.floor(v + 0.5), info.min, info.max).astype(dtype)
+    v = np.floor(v + 0.5)
+    # float64 cannot hold int64's maximum: anything at or past 2**63 saturates to it.
+    high = v >= float(info.max)
+    v[high] = 0
+    out = np.clip(v, info.min, info.max, out=v).astype(dtype)
+    out[high] = info.max
+    return out
 
 
 # --------------------------------------------------------------------------------------------
