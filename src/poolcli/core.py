@@ -393,7 +393,7 @@ def _sum_avg(
     else:
         acc = _sum_dtype(x3.dtype, rows.taps * cols.taps, *_value_range(x3))
     if name == "sum":
-        if acc == object:
+        if acc.kind == "O":
             return _separable(x3, rows, cols, np.add, acc, 0, workers, _int64_sum, np.int64)
         out_dtype = np.dtype(np.float64 if x3.dtype.kind == "f" else np.int64)
         return _separable(x3, rows, cols, np.add, acc, 0, workers, None, out_dtype)
