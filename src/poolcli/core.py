@@ -188,7 +188,8 @@ def pool(
     if x3.shape[2] == 0:
         result = np.empty((rows.out, cols.out, 0), out_dtype)
     else:
-        data = x3.view(np.uint8) if x.dtype == np.bool_ else x3
+        # Bools as 0/1 bytes: a copy, since arrays from Pillow's "1" mode hold 255 for True.
+        data = x3.astype(np.uint8) if x.dtype == np.bool_ else x3
         workers = _workers(threads, x3.nbytes)
         if name in ("max", "min"):
             result = _extreme(data, rows, cols, name, workers)
