@@ -191,19 +191,29 @@ def pool(
         # Bools as 0/1 bytes: a copy, since arrays from Pillow's "1" mode hold 255 for True.
         data = x3.astype(np.uint8) if x.dtype == np.bool_ else x3
         workers = _workers(threads, x3.nbytes)
-        if name in ("max", "min"):
-            result = _extreme(data, rows, cols, name, workers)
-        elif name in ("sum", "avg") or (name == "lp" and float(p) == 1.0):
-            # p == 1 is the average of real cells: route it to the exact integer path.
-            include = count_include_pad and padding != "same" and name == "avg"
-            result = _sum_avg(data, rows, cols, name, include, workers, x.dtype)
-        elif name == "lp":
-            result = _lp(data, rows, cols, float(p), workers)
-        else:
-            result = _order_stat(data, rows, cols, name, workers)
+        with _quiet_floats():
+            if name in ("max", "min"):
+                result = _extreme(data, rows, cols, name, workers)
+            elif name in ("sum", "avg") or (name == "lp" and p == 1 and data.dtype.kind == "u"):
+                # lp with p == 1 is the average of |x| over real cells: where |x| is x, the
+                # exact integer average gives it.
+                include = count_include_pad and padding != "same" and name == "avg"
+                result = _sum_avg(data, rows, cols, name, include, workers)
+            elif name == "lp":
+                result = _lp(data, rows, cols, float(p), workers)
+            else:
+                result = _order_stat(data, rows, cols, name, workers)
         if x.dtype == np.bool_ and name != "sum":
             result = result.astype(np.bool_)
     return result if x.ndim == 3 else result[:, :, 0]
+
+
+def _quiet_floats() -> Any:
+    """IEEE results (inf - inf is NaN, a float sum past the range is inf) without warnings.
+
+    NumPy's error state is per thread, so band workers enter it too.
+    """
+    return np.errstate(invalid="ignore", over="ignore")
 
 
 def _result_dtype(name: str, dtype: np.dtype) -> np.dtype:
@@ -234,8 +244,13 @@ def _for_bands(rows: Axis, row_bytes: int, workers: int, run: Callable[[int, int
         for lo, hi in bands:
             run(lo, hi)
         return
+
+    def quiet_run(lo: int, hi: int) -> None:
+        with _quiet_floats():
+            run(lo, hi)
+
     with ThreadPoolExecutor(max_workers=workers) as pool_:
-        for future in [pool_.submit(run, lo, hi) for lo, hi in bands]:
+        for future in [pool_.submit(quiet_run, lo, hi) for lo, hi in bands]:
             future.result()
 
 
@@ -387,7 +402,6 @@ def _sum_avg(
     name: str,
     include_pad: bool,
     workers: int,
-    dtype: np.dtype,
 ) -> np.ndarray:
     if x3.dtype.kind == "f":
         acc = np.dtype(np.float64)
@@ -399,9 +413,19 @@ def _sum_avg(
         out_dtype = np.dtype(np.float64 if x3.dtype.kind == "f" else np.int64)
         return _separable(x3, rows, cols, np.add, acc, 0, workers, None, out_dtype)
     if x3.dtype.kind == "f":
+        # Sums of float64 values near the top of the range overflow: divide by a power of two
+        # first (exact), multiply the averages back.
+        top = _largest_magnitude(x3)
+        scale = _pow2_at_most(top) if top * rows.taps * cols.taps > np.finfo(acc).max else 1.0
+        prepare = None if scale == 1.0 else (lambda band: band / scale)
 
         def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
-            return s / _divisor(rows, cols, include_pad, lo, hi)
+            avg = s / _divisor(rows, cols, include_pad, lo, hi)
+            if scale != 1.0:
+                avg *= scale
+            return avg
+
+        return _separable(x3, rows, cols, np.add, acc, 0, workers, finish, x3.dtype, prepare)
     else:
 
         def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -425,11 +449,7 @@ def _sum_avg(
 def _lp(x3: np.ndarray, rows: Axis, cols: Axis, p: float, workers: int) -> np.ndarray:
     # Powers are taken of |x| / scale, scale a power of two within 2x of the largest finite |x|:
     # large values cannot overflow, and dividing by a power of two changes no rounding.
-    if x3.dtype.kind == "f":
-        top = float(np.max(np.abs(x3), where=np.isfinite(x3), initial=0))
-    else:
-        top = float(max(-int(x3.min()), int(x3.max())))
-    scale = float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1)) if top else 1.0
+    scale = _pow2_at_most(_largest_magnitude(x3))
 
     def prepare(band: np.ndarray) -> np.ndarray:
         v = np.abs(band.astype(np.float64))
@@ -444,6 +464,18 @@ def _lp(x3: np.ndarray, rows: Axis, cols: Axis, p: float, workers: int) -> np.nd
 
     f64 = np.dtype(np.float64)
     return _separable(x3, rows, cols, np.add, f64, 0.0, workers, finish, x3.dtype, prepare)
+
+
+def _largest_magnitude(x3: np.ndarray) -> float:
+    """The largest finite ``|x|`` (int16's minimum counts as 32768, not as itself)."""
+    if x3.dtype.kind == "f":
+        return float(np.max(np.abs(x3), where=np.isfinite(x3), initial=0))
+    return float(max(-int(x3.min()), int(x3.max())))
+
+
+def _pow2_at_most(top: float) -> float:
+    """A power of two in ``(top / 2, top]`` (1 for 0): dividing by it rounds nothing."""
+    return float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1)) if top else 1.0
 
 
 def _round_to(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -586,6 +618,9 @@ def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.n
     """
     h, w, c = x3.shape
     dtype = x3.dtype
+    if dtype.kind == "f":  # one value, one key: -0.0 is 0.0, and every NaN is the same NaN
+        x3 = x3 + dtype.type(0)
+        x3[np.isnan(x3)] = np.nan
     bits = 8 * dtype.itemsize
     udt = np.dtype(f"u{dtype.itemsize}")
 
