@@ -209,11 +209,12 @@ def pool(
 
 
 def _quiet_floats() -> Any:
-    """IEEE results (inf - inf is NaN, a float sum past the range is inf) without warnings.
+    """IEEE results (inf - inf is NaN, a float sum past the range is inf, log 0 is -inf)
+    without warnings.
 
     NumPy's error state is per thread, so band workers enter it too.
     """
-    return np.errstate(invalid="ignore", over="ignore")
+    return np.errstate(invalid="ignore", over="ignore", divide="ignore")
 
 
 def _result_dtype(name: str, dtype: np.dtype) -> np.dtype:
@@ -447,23 +448,43 @@ def _sum_avg(
 
 
 def _lp(x3: np.ndarray, rows: Axis, cols: Axis, p: float, workers: int) -> np.ndarray:
-    # Powers are taken of |x| / scale, scale a power of two within 2x of the largest finite |x|:
-    # large values cannot overflow, and dividing by a power of two changes no rounding.
-    scale = _pow2_at_most(_largest_magnitude(x3))
-
-    def prepare(band: np.ndarray) -> np.ndarray:
-        v = np.abs(band.astype(np.float64))
-        v /= scale
-        return v * v if p == 2.0 else v**p
-
-    def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        mean = s / _divisor(rows, cols, False, lo, hi)
-        v = np.sqrt(mean) if p == 2.0 else mean ** (1.0 / p)
-        v *= scale
-        return _round_to(v, x3.dtype)
-
     f64 = np.dtype(np.float64)
-    return _separable(x3, rows, cols, np.add, f64, 0.0, workers, finish, x3.dtype, prepare)
+    if _powers_fit(x3, p, rows.taps * cols.taps):
+
+        def prepare(band: np.ndarray) -> np.ndarray:
+            v = np.abs(band.astype(np.float64))
+            return v * v if p == 2.0 else v**p
+
+        def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
+            mean = s / _divisor(rows, cols, False, lo, hi)
+            return _round_to(np.sqrt(mean) if p == 2.0 else mean ** (1.0 / p), x3.dtype)
+
+        return _separable(x3, rows, cols, np.add, f64, 0.0, workers, finish, x3.dtype, prepare)
+
+    # |x|**p would overflow or underflow: sum the powers as logarithms instead.
+    def log_prepare(band: np.ndarray) -> np.ndarray:
+        return p * np.log(np.abs(band.astype(np.float64)))
+
+    def log_finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        log_mean = s - np.log(_divisor(rows, cols, False, lo, hi))
+        return _round_to(np.exp(log_mean / p), x3.dtype)
+
+    return _separable(
+        x3, rows, cols, np.logaddexp, f64, -np.inf, workers, log_finish, x3.dtype, log_prepare
+    )
+
+
+def _powers_fit(x3: np.ndarray, p: float, taps: int) -> bool:
+    """Whether sums of ``taps`` values ``|x|**p`` stay well inside float64's range."""
+    top = _largest_magnitude(x3)
+    if top == 0:
+        return True
+    if x3.dtype.kind == "f":
+        mags = np.abs(x3)
+        low = float(np.min(mags, where=np.isfinite(mags) & (mags > 0), initial=np.inf))
+    else:
+        low = 1.0
+    return p * np.log2(top) + np.log2(taps) < 1000 and p * np.log2(low) > -1000
 
 
 def _largest_magnitude(x3: np.ndarray) -> float:
