@@ -1,0 +1,863 @@
+"""Pillow images <-> arrays: modes, alpha, palettes, frames, metadata and files.
+
+How each Pillow mode is pooled (SPEC.md section 2), and the choices SPEC.md leaves open:
+
+* ``1`` (bool), ``L``, ``RGB``, ``CMYK``, ``YCbCr``, ``LAB``, ``RGBX`` (uint8), ``I;16``,
+  ``I;16L``, ``I;16B``, ``I;16N`` (uint16, 16 bits stay 16 bits), ``I`` (int32), ``F`` (float32):
+  every channel on its own, the mode is kept.
+* ``LA`` and ``RGBA`` (straight alpha). The alpha channel is pooled by the mode itself; the colour
+  channels so that a transparent pixel never bleeds into its neighbours:
+
+  - ``avg``, ``lp``, ``median`` pool *premultiplied* colour (colour x alpha) and divide by the
+    pooled alpha (avg exactly: ``sum(c*a) / sum(a)`` rounded half up);
+  - ``max`` and ``min`` skip fully transparent pixels (alpha 0) for the colour;
+  - ``sum`` adds the colour of the pixels that are not fully transparent;
+  - ``mode`` takes an RGBA pixel as one label, all fully transparent pixels being the same label.
+
+  A fully transparent output pixel has colour 0.
+* ``La`` and ``RGBa`` already store premultiplied colour, so pooling each channel is exactly the
+  premultiplied rule above; the mode is kept.
+* ``P``: ``mode`` pools the palette indices and keeps the palette and transparency (label maps stay
+  label maps). Every other mode pools the RGB colours (RGBA, premultiplied as above, if the palette
+  or the ``transparency`` info has alpha) and maps each result to the *nearest* colour of the
+  original palette (squared RGB distance, premultiplied RGBA with transparency; ties go to the
+  lowest index), so the output is a ``P`` image with the same palette.
+  ``PA`` works the same way, with its alpha channel pooled like ``LA``'s.
+* ``1``, ``L`` and ``RGB`` with a ``transparency`` colour key are pooled as ``LA``/``RGBA`` (the
+  key becomes alpha) and come back as ``LA``/``RGBA``.
+* ``HSV`` is pooled in RGB and converted back (hue is an angle: averaging it directly is wrong),
+  except ``mode``, which pools the HSV labels as they are.
+* ``sum`` needs a wider type than the image: single-channel integer images (``1``, ``L``, 16-bit,
+  ``I``) come back as ``I`` (int32, saturated at its limits; 16-bit binning stays exact), ``F``
+  stays ``F`` (float32), multi-channel images saturate at 255 in their own mode (Pillow has no
+  wider multi-channel mode).
+
+Files: :func:`read_picture` decodes every frame of an animated GIF, PNG, WebP, AVIF or FLI file
+and every page of a TIFF (other formats: the primary image only, so a JPEG carrying an MPF
+preview or a PSD with layers stays one picture), applies the EXIF orientation, and keeps ICC
+profile, DPI, EXIF, durations, loop and disposal. :func:`write_picture` writes atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import struct
+import tempfile
+import threading
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
+
+from poolcli.core import pool, resolve_mode
+from poolcli.errors import ImageError, PoolError, UnsupportedError
+
+__all__ = [
+    "DEFAULT",
+    "Picture",
+    "encode_picture",
+    "format_for_path",
+    "format_name",
+    "image_dtype",
+    "pool_image",
+    "pool_picture",
+    "read_picture",
+    "write_picture",
+]
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+"""``max_pixels`` default of :func:`read_picture`: Pillow's decompression-bomb limit."""
+
+_U16_MODES = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2", "I;16N": "=u2"}
+_PLAIN_MODES = {"1", "L", "RGB", "CMYK", "YCbCr", "LAB", "RGBX", "La", "RGBa", "I", "F"}
+_PLAIN_MODES |= set(_U16_MODES)
+_SINGLE_CHANNEL_INT = {"1", "L", "I", *_U16_MODES}
+
+# Formats whose frames are an animation or pages. Other multi-frame formats hold variants of one
+# picture (MPO previews, ICO sizes, PSD layers, DDS mipmaps): only their primary image is read.
+_MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF", "AVIF", "FLI"}
+# Formats that write several frames, and how to say so in an error.
+_MULTI_FRAME_OUT = {"GIF", "PNG", "WEBP", "TIFF", "AVIF", "PDF"}
+_LOSSLESS_TIFF = {"tiff_lzw", "tiff_deflate", "tiff_adobe_deflate", "packbits"}
+
+# Defaults chosen for the output: quality 90 is visually lossless for JPEG/WebP/AVIF photos at
+# about half the size of 100; PNG level 6 is zlib's default (level 9 is much slower for ~1-2%).
+JPEG_QUALITY = 90
+PNG_COMPRESS_LEVEL = 6
+
+# Errors Pillow raises on corrupt or truncated data, at open or while decoding.
+# NotImplementedError: a variant of a format Pillow does not decode (DDS pixel formats, ...).
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    TypeError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    NotImplementedError,
+)
+# Pillow's decompression-bomb limit is a module global: reads that change it take this lock.
+_PIXELS_LOCK = threading.Lock()
+
+
+@dataclass
+class Picture:
+    """A decoded image file: its frames, its format and what writing it back needs.
+
+    ``info`` holds picture-wide metadata, each key only when present: ``icc_profile`` (bytes),
+    ``dpi`` ((x, y) floats), ``exif`` (bytes, orientation already applied and reset),
+    ``duration`` (list of ms per frame), ``loop``, ``disposal`` (list per frame),
+    ``default_image`` (APNG), ``compression`` (lossless TIFF compression). Per-frame data such as
+    a palette's ``transparency`` stays in each frame's own ``info``.
+
+    >>> from PIL import Image
+    >>> pic = Picture([Image.new("L", (4, 3))], "PNG")
+    >>> pic.size, pic.mode, pic.n_frames
+    ((4, 3), 'L', 1)
+    """
+
+    frames: list[Image.Image]
+    format: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of the first frame."""
+        return self.frames[0].size
+
+    @property
+    def mode(self) -> str:
+        """Pillow mode of the first frame (later GIF frames may be ``RGB``/``RGBA``)."""
+        return self.frames[0].mode
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames (pages)."""
+        return len(self.frames)
+
+
+# --------------------------------------------------------------------------------------------
+# One image
+
+
+def image_dtype(image: Image.Image) -> str:
+    """NumPy dtype name of the pixels of ``image`` (``P`` images: their uint8 indices).
+
+    >>> from PIL import Image
+    >>> image_dtype(Image.new("I;16B", (1, 1))), image_dtype(Image.new("1", (1, 1)))
+    ('uint16', 'bool')
+    """
+    try:
+        return np.dtype(ImageMode.getmode(image.mode).typestr).name
+    except KeyError:
+        raise UnsupportedError(f"image mode {image.mode} is not supported") from None
+
+
+def pool_image(image: Image.Image, mode: str, **pool_kwargs: Any) -> Image.Image:
+    """Pool one Pillow image, keeping its mode (see the module notes for each mode and for sum).
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        Any of the modes listed in the module notes.
+    mode : str
+        A pooling mode or alias of :data:`poolcli.core.MODES`.
+    **pool_kwargs
+        Passed to :func:`poolcli.core.pool` (kernel_size, stride, padding, output_size, p, ...).
+
+    Returns
+    -------
+    PIL.Image.Image
+        The pooled image. Its ``info`` keeps ``icc_profile``, the palette's ``transparency`` and
+        ``dpi`` divided by the stride (by the in/out ratio for ``output_size``).
+
+    Raises
+    ------
+    UnsupportedError
+        An image mode poolcli does not handle (one Pillow adds later), an unknown pooling mode.
+    WindowError
+        A window that does not fit the image.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> im = Image.new("RGBA", (2, 1))
+    >>> im.putpixel((0, 0), (255, 0, 0, 0))      # transparent red
+    >>> im.putpixel((1, 0), (0, 0, 255, 255))    # opaque blue
+    >>> pool_image(im, "avg", kernel_size=(1, 2)).getpixel((0, 0))
+    (0, 0, 255, 128)
+    """
+    name = resolve_mode(mode)
+    m = image.mode
+    if m in ("P", "PA"):
+        out = _pool_palette(image, name, pool_kwargs)
+    elif m in ("1", "L", "RGB") and "transparency" in image.info:
+        out = _pool_image_alpha(image.convert("RGBA" if m == "RGB" else "LA"), name, pool_kwargs)
+    elif m in ("LA", "RGBA"):
+        out = _pool_image_alpha(image, name, pool_kwargs)
+    elif m == "HSV" and name != "mode":
+        rgb = pool(np.asarray(image.convert("RGB")), name, **pool_kwargs)
+        out = _to_image(rgb, "RGB", name).convert("HSV")
+    elif m in _PLAIN_MODES or m == "HSV":
+        out = _to_image(pool(_as_array(image), name, **pool_kwargs), m, name)
+    else:
+        raise UnsupportedError(
+            f"image mode {m} is not supported (convert it to L, RGB, RGBA, I or F first)"
+        )
+    _carry_info(image, out, pool_kwargs)
+    return out
+
+
+def _as_array(image: Image.Image) -> np.ndarray:
+    a = np.asarray(image)
+    if not a.dtype.isnative:  # I;16B: the core works on native byte order
+        a = a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
+def _to_image(a: np.ndarray, mode: str, name: str) -> Image.Image:
+    """An image of ``mode`` from pooled pixels; ``sum`` results are stored as the notes say."""
+    if name == "sum":
+        if a.ndim == 2 and a.dtype.kind == "f":
+            with np.errstate(over="ignore"):  # a float32 overflow is inf, as Pillow would store
+                return Image.fromarray(a.astype(np.float32))
+        if mode in _SINGLE_CHANNEL_INT:
+            info = np.iinfo(np.int32)
+            return Image.fromarray(np.clip(a, info.min, info.max).astype(np.int32))
+        a = _saturate_u8(a)
+    if mode in _U16_MODES:
+        data = np.ascontiguousarray(a, dtype=_U16_MODES[mode])
+        return Image.frombuffer(mode, (a.shape[1], a.shape[0]), data, "raw", mode, 0, 1)
+    a = np.ascontiguousarray(a)
+    return Image.fromarray(a) if a.ndim == 2 else Image.fromarray(a, mode)
+
+
+def _saturate_u8(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype == np.uint8 else np.clip(a, 0, 255).astype(np.uint8)
+
+
+def _pool_image_alpha(image: Image.Image, name: str, kw: Mapping[str, Any]) -> Image.Image:
+    return Image.fromarray(_pool_alpha(np.asarray(image), name, kw), image.mode)
+
+
+def _pool_alpha(x: np.ndarray, name: str, kw: Mapping[str, Any]) -> np.ndarray:
+    """Pool uint8 ``(H, W, k+1)`` colour + straight alpha without transparent pixels bleeding."""
+    k = x.shape[2] - 1
+    colour, alpha = x[..., :k], x[..., k]
+    if name in ("avg", "lp", "median"):
+        alpha_out = pool(alpha, name, **kw)
+        if name == "avg":
+            # Exact: sum(c*a) / sum(a), rounded half up. c*a <= 65025 fits uint16.
+            buf = np.empty(x.shape, np.uint16)
+            np.multiply(colour, alpha[..., None], out=buf[..., :k], dtype=np.uint16)
+            buf[..., k] = alpha
+            s = pool(buf, "sum", **kw)
+            den = s[..., k:]
+            col = (2 * s[..., :k] + den) // np.maximum(2 * den, 1)
+        else:
+            # Premultiplied: median(c*a) / median(a) and lp(c*a) / lp(a); the window's count
+            # cancels. Alpha enters as 255*a, on the scale of c*a, so both see the same
+            # floating-point range. Halves of median are exact in float32; lp uses float64.
+            dt = np.float32 if name == "median" else np.float64
+            buf = np.empty(x.shape, dt)
+            np.multiply(colour, alpha[..., None], out=buf[..., :k], dtype=dt)
+            np.multiply(alpha, 255, out=buf[..., k], dtype=dt)
+            r = pool(buf, name, **kw)
+            den = r[..., k:]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                col = np.floor(255 * r[..., :k] / den + 0.5)
+            col = np.where(den > 0, col, 0)
+        out = np.empty((*alpha_out.shape, k + 1), np.uint8)
+        out[..., :k] = np.clip(col, 0, 255)
+        out[..., k] = alpha_out
+    else:
+        transparent = alpha == 0
+        if transparent.any():
+            # max/min: a transparent pixel's colour can never win; sum: it adds nothing;
+            # mode: every transparent pixel is the same label (0, 0, 0, 0).
+            fill = 255 if name == "min" else 0
+            x = x.copy()
+            x[transparent, :k] = fill
+            if name == "mode":
+                x[transparent] = 0
+        out = _saturate_u8(pool(x, name, **kw))
+    out[..., :k] *= (out[..., k] > 0)[..., None]  # fully transparent -> colour 0
+    return out
+
+
+def _pool_palette(image: Image.Image, name: str, kw: Mapping[str, Any]) -> Image.Image:
+    pal_mode = image.palette.mode if image.palette is not None else "RGB"
+    rawmode = pal_mode if pal_mode in ("RGB", "RGBA") else "RGB"
+    palette = image.getpalette(rawmode) or []
+    n = len(palette) // len(rawmode) or 256
+    if name == "mode":
+        x = np.asarray(image)
+        if image.mode == "PA":
+            transparent = x[..., 1] == 0
+            if transparent.any():
+                x = x.copy()
+                x[transparent] = 0
+        idx = pool(x, name, **kw)
+    elif image.mode == "PA":
+        rgba = _pool_alpha(np.asarray(image.convert("RGBA")), name, kw)
+        lut = _palette_colours(image, palette, rawmode, n, with_alpha=False)
+        idx = np.empty((*rgba.shape[:2], 2), np.uint8)
+        idx[..., 0] = _nearest(rgba[..., :3], lut)
+        idx[..., 1] = rgba[..., 3]
+    else:
+        with_alpha = image.has_transparency_data
+        if with_alpha:
+            colours = _pool_alpha(np.asarray(image.convert("RGBA")), name, kw)
+        else:
+            colours = _saturate_u8(pool(np.asarray(image.convert("RGB")), name, **kw))
+        lut = _palette_colours(image, palette, rawmode, n, with_alpha=with_alpha)
+        idx = _nearest(colours, lut)
+    out = Image.fromarray(np.ascontiguousarray(idx), image.mode)
+    if palette:
+        out.putpalette(palette, rawmode)
+    if "transparency" in image.info:
+        out.info["transparency"] = image.info["transparency"]
+    return out
+
+
+def _palette_colours(
+    image: Image.Image, palette: list[int], rawmode: str, n: int, *, with_alpha: bool
+) -> np.ndarray:
+    """``(n, 3|4)`` uint8 colour of each palette index, as Pillow's own convert() sees it."""
+    strip = Image.fromarray(np.arange(n, dtype=np.uint8)[None, :], "P")
+    if palette:
+        strip.putpalette(palette, rawmode)
+    if "transparency" in image.info and image.mode == "P":
+        strip.info["transparency"] = image.info["transparency"]
+    return np.asarray(strip.convert("RGBA" if with_alpha else "RGB"))[0]
+
+
+def _nearest(colours: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Index into ``lut`` of the nearest colour to each pixel of uint8 ``colours`` (H, W, C).
+
+    Distance is squared Euclidean, on premultiplied colour when C == 4 (so all transparent
+    entries are equal); ties go to the lowest index. Each distinct colour is matched once.
+    """
+    h, w, c = colours.shape
+    flat = colours.reshape(-1, c)
+    key = np.zeros(len(flat), np.uint32)
+    for i in range(c):
+        key |= flat[:, i].astype(np.uint32) << np.uint32(8 * i)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    ucol = np.stack([(uniq >> np.uint32(8 * i)) & 0xFF for i in range(c)], axis=1)
+
+    def features(col: np.ndarray) -> np.ndarray:
+        f = col.astype(np.int64)
+        if c == 4:  # premultiplied colour and alpha on the same 0..65025 scale
+            f[:, :3] *= f[:, 3:]
+            f[:, 3] *= 255
+        return f
+
+    fu, fl = features(ucol), features(lut)
+    best = np.empty(len(uniq), np.intp)
+    step = max(1, (1 << 20) // len(fl))
+    for start in range(0, len(uniq), step):  # chunks of distinct colours, never single pixels
+        d = fu[start : start + step, None, :] - fl[None, :, :]
+        best[start : start + step] = np.einsum("ijk,ijk->ij", d, d).argmin(axis=1)
+    return best[inverse.reshape(-1)].reshape(h, w).astype(np.uint8)
+
+
+def _factors(
+    in_size: tuple[int, int], out_size: tuple[int, int], kw: Mapping[str, Any]
+) -> tuple[float, float]:
+    """(x, y) factor by which pooling shrank the pixel pitch: the stride, or in/out if adaptive."""
+    if kw.get("output_size") is not None:
+        return in_size[0] / out_size[0], in_size[1] / out_size[1]
+    stride = kw.get("stride")
+    if stride is None:
+        stride = kw.get("kernel_size", 2)
+    sh, sw = (stride, stride) if np.ndim(stride) == 0 else tuple(stride)
+    return float(sw), float(sh)
+
+
+def _scaled_dpi(dpi: Any, fx: float, fy: float) -> tuple[float, float] | None:
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return None
+    return (x / fx, y / fy) if x > 0 and y > 0 else None
+
+
+def _carry_info(src: Image.Image, out: Image.Image, kw: Mapping[str, Any]) -> None:
+    if src.info.get("icc_profile"):
+        out.info["icc_profile"] = src.info["icc_profile"]
+    if "transparency" in src.info and out.mode == src.mode and src.mode not in ("P", "PA"):
+        out.info["transparency"] = src.info["transparency"]  # a colour key of I;16 / I images
+    if "dpi" in src.info:
+        dpi = _scaled_dpi(src.info["dpi"], *_factors(src.size, out.size, kw))
+        if dpi is not None:
+            out.info["dpi"] = dpi
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+
+
+def read_picture(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    max_pixels: int | None = DEFAULT,
+    name: str | None = None,
+) -> Picture:
+    """Read and fully decode an image file (all frames), EXIF orientation applied.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or bytes
+        A file path, or the file's bytes (the CLI reads standard input into bytes).
+    max_pixels : int or None
+        Refuse frames with more pixels than this (decompression-bomb guard). ``DEFAULT`` is
+        Pillow's error limit (``2 * PIL.Image.MAX_IMAGE_PIXELS``, about 179 Mpx); ``None`` lifts
+        the guard. Pillow's intermediate warning is never emitted.
+    name : str, optional
+        Name used in error messages (default: the path, or ``<bytes>``).
+
+    Returns
+    -------
+    Picture
+        Frames are independent in-memory copies; no file handle stays open.
+
+    Raises
+    ------
+    ImageError
+        One line ``"<name>: <cause>"``: missing file, a directory, an empty file, truncated or
+        corrupt data, not an image, too many pixels.
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO()
+    >>> Image.new("RGB", (5, 3)).save(buf, "PNG")
+    >>> pic = read_picture(buf.getvalue())
+    >>> pic.format, pic.size, pic.mode
+    ('PNG', (5, 3), 'RGB')
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        label = name or "<bytes>"
+        data = bytes(source)
+    else:
+        label = name or os.fspath(source)
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise ImageError(f"{label}: no such file") from None
+        except IsADirectoryError:
+            raise ImageError(f"{label}: is a directory") from None
+        except OSError as err:
+            raise ImageError(f"{label}: cannot read: {_reason(err)}") from None
+    if not data:
+        raise ImageError(f"{label}: empty file")
+    if max_pixels is not None and max_pixels is not DEFAULT:
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+            raise ValueError(f"max_pixels must be a positive int or None, got {max_pixels!r}")
+    with _PIXELS_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        if max_pixels is DEFAULT:
+            limit = None if saved is None else 2 * saved
+        else:
+            limit = max_pixels
+        Image.MAX_IMAGE_PIXELS = limit
+        try:
+            with warnings.catch_warnings():
+                # Pillow warns above MAX_IMAGE_PIXELS and errors above twice that: make the
+                # limit exact. Metadata warnings (corrupt EXIF, ...) are not worth a message.
+                warnings.filterwarnings("ignore", category=UserWarning)
+                warnings.filterwarnings("ignore", ".* format is deprecated", DeprecationWarning)
+                warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+                return _decode(data, label)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _decode(data: bytes, label: str) -> Picture:
+    fmt = None
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt = im.format
+            n = getattr(im, "n_frames", 1) if fmt in _MULTI_FRAME_FORMATS else 1
+            frames: list[Image.Image] = []
+            durations: list[Any] = []
+            disposals: list[Any] = []
+            for i in range(n):
+                if i:
+                    im.seek(i)
+                frames.append(ImageOps.exif_transpose(im))  # loads; always a copy
+                durations.append(im.info.get("duration"))
+                disposals.append(getattr(im, "disposal_method", im.info.get("disposal")))
+                if i == 0:
+                    loop = im.info.get("loop")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageError(f"{label}: {_one_line(err)}") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{label}: not an image, or a format Pillow cannot read") from None
+    except _DECODE_ERRORS as err:
+        what = f"{fmt} image" if fmt else "image"
+        raise ImageError(f"{label}: cannot decode {what}: {_one_line(err)}") from None
+    first = frames[0]
+    info: dict[str, Any] = {}
+    if first.info.get("icc_profile"):
+        info["icc_profile"] = first.info["icc_profile"]
+    dpi = _scaled_dpi(first.info.get("dpi"), 1.0, 1.0)
+    if dpi is not None:
+        info["dpi"] = dpi
+    exif = first.info.get("exif")
+    if isinstance(exif, bytes) and exif:  # kept byte for byte; JPEG wants the APP1 header
+        info["exif"] = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
+    if len(frames) > 1 or durations[0] is not None:
+        info["duration"] = [d or 0 for d in durations]
+    if len(frames) > 1 and any(d is not None for d in disposals):
+        info["disposal"] = [d or 0 for d in disposals]
+    if loop is not None:
+        info["loop"] = loop
+    if first.info.get("default_image"):
+        info["default_image"] = True
+    if fmt == "TIFF" and first.info.get("compression") in _LOSSLESS_TIFF:
+        info["compression"] = first.info["compression"]
+    return Picture(frames, fmt, info)
+
+
+def pool_picture(pic: Picture, mode: str, **pool_kwargs: Any) -> Picture:
+    """Pool every frame of ``pic`` with :func:`pool_image`; DPI divided by the stride.
+
+    Durations, loop, disposal, ICC profile and EXIF are kept.
+
+    >>> from PIL import Image
+    >>> pic = Picture([Image.new("L", (6, 4))], "PNG", {"dpi": (300.0, 300.0)})
+    >>> out = pool_picture(pic, "max", kernel_size=(1, 3))
+    >>> out.size, out.info["dpi"]
+    ((2, 4), (100.0, 300.0))
+    """
+    frames = [pool_image(f, mode, **pool_kwargs) for f in pic.frames]
+    info = dict(pic.info)
+    if "dpi" in info:
+        dpi = _scaled_dpi(info["dpi"], *_factors(pic.size, frames[0].size, pool_kwargs))
+        if dpi is None:
+            del info["dpi"]
+        else:
+            info["dpi"] = dpi
+    return Picture(frames, pic.format, info)
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str:
+    """Pillow format name for a file name's suffix (case-insensitive).
+
+    >>> format_for_path("out/scan.TIF"), format_for_path("a.jpg")
+    ('TIFF', 'JPEG')
+    """
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        raise UnsupportedError(f"{os.fspath(path)}: no suffix to tell the image format")
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt is None:
+        raise UnsupportedError(f"{os.fspath(path)}: unknown image suffix {suffix!r}")
+    return fmt
+
+
+def format_name(format: str) -> str:
+    """Pillow's name of a writable format given by name or suffix, any case.
+
+    >>> format_name("jpg"), format_name(".tif"), format_name("WebP")
+    ('JPEG', 'TIFF', 'WEBP')
+    """
+    upper = format.upper().lstrip(".")
+    Image.init()
+    if upper in Image.SAVE:
+        return upper
+    fmt = Image.registered_extensions().get("." + format.lower().lstrip("."))
+    if fmt is None:
+        raise UnsupportedError(f"unknown image format {format!r}")
+    if fmt not in Image.SAVE:
+        raise UnsupportedError(f"Pillow cannot write {fmt} files")
+    return fmt
+
+
+_format_name = format_name  # the name the CLI used first
+
+
+def encode_picture(
+    pic: Picture,
+    format: str,
+    *,
+    quality: int | None = None,
+    compress_level: int | None = None,
+) -> bytes:
+    """Encode ``pic`` as a ``format`` file in memory (all frames, metadata where it fits).
+
+    Defaults: JPEG, WebP and AVIF quality 90 (WebP ``quality=100`` is lossless), PNG
+    compress_level 6, TIFF keeps a lossless input compression (else uncompressed). ICC profile,
+    DPI and EXIF are written where the format holds them; durations, loop and disposal for
+    animations.
+
+    A mode is converted only when nothing is lost: ``P`` to RGB(A) for JPEG/WebP, ``1``/``L`` to
+    RGB for WebP, ``I;16L`` to ``I;16`` and ``I`` with values in 0..65535 to ``I;16`` for PNG,
+    ``PA`` to ``RGBA`` for PNG/GIF/WebP, ``RGBX`` to ``RGB`` for PNG. GIF quantizes to 256 colours,
+    as the format requires. Anything else the format cannot hold raises.
+
+    Raises
+    ------
+    UnsupportedError
+        Unknown or read-only format; a mode the format cannot hold (alpha or 16-bit to JPEG, CMYK
+        or float to PNG, ...); several frames for a single-frame format.
+    ImageError
+        The encoder failed.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> data = encode_picture(Picture([Image.new("L", (2, 2))]), "png")
+    >>> data[:4]
+    b'\\x89PNG'
+    """
+    fmt = format_name(format)
+    if len(pic.frames) > 1 and fmt not in _MULTI_FRAME_OUT:
+        raise UnsupportedError(
+            f"{fmt} holds one image, this picture has {len(pic.frames)} frames "
+            "(write GIF, PNG, WEBP or TIFF)"
+        )
+    frames = [_storable(f, fmt) for f in pic.frames]
+    params = _save_params(pic, fmt, quality, compress_level)
+    buf = io.BytesIO()
+    try:
+        if len(frames) > 1:
+            frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], **params)
+        else:
+            frames[0].save(buf, fmt, **params)
+    except (OSError, ValueError) as err:
+        if "mode" in str(err).lower():  # "cannot write mode X as Y", "Unsupported BLP image mode"
+            raise UnsupportedError(f"{fmt} cannot hold image mode {frames[0].mode}") from None
+        raise ImageError(f"cannot encode {fmt}: {_one_line(err)}") from None
+    return buf.getvalue()
+
+
+def _storable(im: Image.Image, fmt: str) -> Image.Image:
+    """``im`` in a mode ``fmt`` can hold, converted only where nothing is lost, or raise."""
+    m = im.mode
+    alpha = im.has_transparency_data
+    if fmt == "JPEG":
+        if m in ("1", "L", "RGB", "CMYK", "RGBX", "YCbCr"):
+            return im
+        if m == "P" and not alpha:
+            return im.convert("RGB")
+        why = "has no alpha channel" if alpha else "holds 8-bit L, RGB or CMYK only"
+    elif fmt == "PNG":
+        if m in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I;16B"):
+            return im
+        if m in ("I;16L", "I;16N"):
+            return im.convert("I;16")
+        if m == "I":
+            lo, hi = im.getextrema()
+            if 0 <= lo and hi <= 65535:  # type: ignore[operator]
+                return im.convert("I;16")
+            why = f"holds 16 bits at most, these values span {lo}..{hi} (write TIFF)"
+        elif m in ("PA", "RGBX"):
+            return im.convert("RGBA" if m == "PA" else "RGB")
+        else:
+            why = "holds 1, L, LA, P, RGB, RGBA and 16-bit L only"
+    elif fmt in ("WEBP", "AVIF"):
+        if m in ("RGB", "RGBA"):
+            return im
+        if m in ("1", "L", "P", "LA", "PA"):
+            return im.convert("RGBA" if alpha else "RGB")
+        why = "holds 8-bit RGB(A) only"
+    elif fmt == "GIF":
+        if m in ("1", "L", "P", "RGB", "RGBA"):
+            return im
+        if m in ("LA", "PA"):
+            return im.convert("RGBA")
+        why = "holds 8-bit palette images only"
+    else:
+        return im  # Pillow's own writer says what it cannot hold
+    raise UnsupportedError(f"{fmt} cannot hold image mode {m}: {fmt} {why}")
+
+
+def _save_params(
+    pic: Picture, fmt: str, quality: int | None, compress_level: int | None
+) -> dict[str, Any]:
+    info = pic.info
+    p: dict[str, Any] = {}
+    if fmt in ("JPEG", "MPO", "AVIF"):
+        p["quality"] = JPEG_QUALITY if quality is None else quality
+    elif fmt == "WEBP":
+        p["quality"] = JPEG_QUALITY if quality is None else quality
+        p["lossless"] = quality == 100
+    elif fmt == "PNG":
+        p["compress_level"] = PNG_COMPRESS_LEVEL if compress_level is None else compress_level
+    elif fmt == "TIFF" and "compression" in info:
+        p["compression"] = info["compression"]
+    if fmt in ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "AVIF") and "icc_profile" in info:
+        p["icc_profile"] = info["icc_profile"]
+    if fmt in ("JPEG", "MPO", "PNG", "WEBP", "AVIF") and "exif" in info:
+        p["exif"] = info["exif"]
+    if fmt in ("JPEG", "MPO", "PNG", "TIFF", "BMP", "DIB", "PCX", "TGA") and "dpi" in info:
+        p["dpi"] = info["dpi"]
+    if len(pic.frames) > 1:
+        # An APNG default image is frame 0 but not part of the animation: Pillow's per-frame
+        # lists then describe the frames after it.
+        skip = 1 if fmt == "PNG" and info.get("default_image") else 0
+        if skip:
+            p["default_image"] = True
+        if "duration" in info:
+            p["duration"] = info["duration"][skip:]
+        if fmt in ("GIF", "PNG") and "disposal" in info:
+            p["disposal"] = _disposal(pic.frames[skip:], info["disposal"][skip:])
+    if "loop" in info and fmt in ("GIF", "PNG", "WEBP", "AVIF"):
+        p["loop"] = info["loop"]
+    return p
+
+
+def _disposal(frames: list[Image.Image], disposal: list[int]) -> int | list[int]:
+    # Pillow merges identical consecutive frames; if all merge into one it cannot take a list.
+    if len(set(disposal)) == 1:
+        return disposal[0]
+    first = frames[0].convert("RGBA").tobytes()
+    if all(f.size == frames[0].size and f.convert("RGBA").tobytes() == first for f in frames):
+        return disposal[0]
+    return disposal
+
+
+def write_picture(
+    pic: Picture,
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    quality: int | None = None,
+    compress_level: int | None = None,
+    force: bool = False,
+) -> Path:
+    """Encode ``pic`` and write it to ``path`` atomically.
+
+    The bytes go to a temporary file in the target folder (``.<name>.<random>.poolcli-tmp``),
+    are flushed to disk and renamed over ``path``; on any failure the temporary file is removed,
+    so an interrupted run never leaves a truncated image. Without ``force`` an existing ``path``
+    is never replaced (the final step is a hard link, which fails if the name was taken
+    meanwhile). The file gets the usual permissions (``0o666`` minus the umask), or those of the
+    file it replaces.
+
+    Parameters
+    ----------
+    format : str, optional
+        Pillow format name or suffix; default from ``path``'s suffix.
+    quality, compress_level, force
+        See :func:`encode_picture`; ``force`` allows replacing an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ImageError
+        ``"<path>: <cause>"``: the file exists (without ``force``), is a directory, the folder
+        is missing or not writable, the disk is full, the encoder failed.
+    UnsupportedError
+        ``"<path>: <cause>"``: see :func:`encode_picture`, or an unknown suffix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out = write_picture(Picture([Image.new("L", (2, 2))]), pathlib.Path(d, "a.png"))
+    ...     sorted(p.name for p in out.parent.iterdir())
+    ['a.png']
+    """
+    path = Path(path)
+    fmt = format or format_for_path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory")
+    if not force and os.path.lexists(path):
+        raise ImageError(f"{path}: already exists (force overwrites it)")
+    try:
+        data = encode_picture(pic, fmt, quality=quality, compress_level=compress_level)
+    except PoolError as err:
+        raise type(err)(f"{path}: {err}") from None
+    _write_atomic(path, data, force=force)
+    return path
+
+
+def _write_atomic(path: Path, data: bytes, *, force: bool) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        raise ImageError(f"{path}: no such folder {os.fspath(folder)!r}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".poolcli-tmp", dir=folder)
+    except OSError as err:
+        raise ImageError(f"{path}: cannot write: {_reason(err)}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))
+        if force:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
+    except BaseException as err:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(err, FileExistsError):
+            raise ImageError(f"{path}: already exists (force overwrites it)") from None
+        if isinstance(err, OSError):
+            raise ImageError(f"{path}: cannot write: {_reason(err)}") from None
+        raise
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` unless that name exists, then drop ``tmp``."""
+    try:
+        os.link(tmp, path)  # atomic and never replaces: FileExistsError if path was taken
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (FAT, some network shares): check, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(path) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+_UMASK: int | None = None
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        pass
+    global _UMASK
+    if _UMASK is None:  # there is no way to read the umask without setting it
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return 0o666 & ~_UMASK
+
+
+def _reason(err: OSError) -> str:
+    text = err.strerror or str(err) or type(err).__name__
+    return text[:1].lower() + text[1:]
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
