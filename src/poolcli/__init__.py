@@ -5,15 +5,12 @@ registry :data:`MODES`, and the exceptions in :mod:`poolcli.errors`. NumPy and P
 on first use, so ``poolcli --help`` stays fast.
 """
 
-from importlib import metadata as _metadata
 from typing import Any
 
 from poolcli.errors import ImageError, PoolError, UnsupportedError, WindowError
 
-try:
-    __version__ = _metadata.version("poolcli")
-except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+# The single copy of the version: pyproject.toml reads it from here at build time.
+__version__ = "0.1.0"
 
 __all__ = [
     "MODES",
@@ -26,7 +23,7 @@ __all__ = [
     "pool_image",
 ]
 
-_LAZY = {"pool": "poolcli.core", "MODES": "poolcli.core", "pool_image": "poolcli.images"}
+_LAZY = {"pool": "poolcli.core", "MODES": "poolcli.modes", "pool_image": "poolcli.images"}
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,7 @@
 
 Every command is wiring: parse the options, call :mod:`poolcli.images` once per input, hand plain
 records to :mod:`poolcli.report`, and pick the exit status (0 all done, 1 some inputs failed, 2 bad
-usage). The mode commands are generated from :data:`poolcli.core.MODES`, so a new mode is one
+usage). The mode commands are generated from :data:`poolcli.modes.MODES`, so a new mode is one
 registry entry. Pillow, Rich and :mod:`poolcli.images` are imported inside the commands, so
 ``poolcli --help`` only pays for Typer and the registry.
 
@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from poolcli import __version__, core
+import poolcli
 from poolcli.errors import ImageError, PoolError, WindowError
+from poolcli.modes import DEFAULTS, MODES, ModeInfo
 
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
     from PIL import Image
@@ -33,12 +34,9 @@ if TYPE_CHECKING:  # the modules themselves are imported in the commands, to kee
     from poolcli.images import Picture
     from poolcli.report import InfoRecord, PoolRecord
 
-# The library's defaults, shown in --help and used for output names: one copy, in core.pool.
-_DEFAULTS = {n: p.default for n, p in inspect.signature(core.pool).parameters.items()}
+# The library's defaults, shown in --help and used for output names: one copy, in poolcli.modes.
+_DEFAULTS = DEFAULTS
 DEFAULT_NAME = "{stem}_{mode}{stride}{ext}"
-# Big enough for any sensible window: core.output_shape on it fails only for parameters that are
-# wrong for every image (zero stride, too much padding), which are usage errors, not file errors.
-_FITS_ANY = (1 << 16, 1 << 16)
 STDIN = "-"
 
 
@@ -176,8 +174,10 @@ def _window(
     if p is not None and not (0 < p < math.inf):
         raise typer.BadParameter(f"p must be a finite number > 0, got {p:g}", param_hint="--p")
     window = Window(kernel, stride, padding, dilation, ceil, size, count_include_pad, p)
+    from poolcli.core import check_window
+
     try:
-        core.output_shape(_FITS_ANY, **window.geometry())
+        check_window(**window.geometry())
     except WindowError as err:
         raise typer.BadParameter(str(err), param_hint="the window options") from None
     return window
@@ -352,12 +352,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    # Plain help and one-line usage errors: Rich's help formatter alone doubles start-up time.
+    rich_markup_mode=None,
 )
 
 
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(f"poolcli {__version__}")
+        typer.echo(f"poolcli {poolcli.__version__}")
         raise typer.Exit()
 
 
@@ -389,8 +391,8 @@ class Output:
     force: bool = False
 
 
-def _add_mode_command(info: core.ModeInfo) -> None:
-    takes_p = info.name == "lp"  # the one mode with an exponent
+def _add_mode_command(info: ModeInfo) -> None:
+    takes_p = "p" in info.params
 
     def command(
         inputs: Inputs,
@@ -439,7 +441,7 @@ def _add_mode_command(info: core.ModeInfo) -> None:
         app.command(alias, help=f"Same as {info.name}.", hidden=True)(command)
 
 
-for _info in core.MODES.values():
+for _info in MODES.values():
     _add_mode_command(_info)
 
 
@@ -473,7 +475,9 @@ def info(
             _describe(record, pic)
             record.format = pic.format
             try:
-                oh, ow = core.output_shape(pic.size[::-1], **window.geometry())
+                from poolcli.core import output_shape
+
+                oh, ow = output_shape(pic.size[::-1], **window.geometry())
                 record.output_shape = (oh, ow, record.input_shape[2])
             except WindowError as err:
                 record.window_error = str(err)

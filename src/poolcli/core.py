@@ -19,14 +19,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from poolcli import order
 from poolcli.errors import UnsupportedError, WindowError
-from poolcli.geometry import Axis, make_axes
+from poolcli.geometry import Axis, Window, check_window, make_axes
+from poolcli.modes import DEFAULTS, MODES, ModeInfo, resolve_mode
 
 DTYPES = tuple(
     np.dtype(t)
@@ -40,60 +40,14 @@ BAND_BYTES = 1 << 22
 THREAD_MIN_BYTES = 1 << 21
 
 
-@dataclass(frozen=True)
-class ModeInfo:
-    """One pooling mode: its name, one-line summary (CLI help) and aliases."""
-
-    name: str
-    summary: str
-    aliases: tuple[str, ...] = ()
-    separable: bool = True
-
-
-MODES: dict[str, ModeInfo] = {
-    m.name: m
-    for m in (
-        ModeInfo("max", "Maximum of each window (NaN propagates)."),
-        ModeInfo("min", "Minimum of each window (NaN propagates)."),
-        ModeInfo(
-            "avg",
-            "Average of each window; integers rounded to nearest, ties up.",
-            aliases=("mean",),
-        ),
-        ModeInfo("sum", "Sum of each window, in a wider type (int64 or float64)."),
-        ModeInfo(
-            "median",
-            "Median of each window; even counts take the mean of the two middle values.",
-            separable=False,
-        ),
-        ModeInfo(
-            "mode",
-            "Most frequent value (a pixel's channels are one label); ties go to the smallest.",
-            separable=False,
-        ),
-        ModeInfo("lp", "Power mean (mean(|x|**p))**(1/p), p > 0 (p=2 by default)."),
-    )
-}
-_ALIASES = {alias: m.name for m in MODES.values() for alias in (m.name, *m.aliases)}
-
-
-def resolve_mode(name: str) -> str:
-    """The canonical name of a mode or alias (``"mean"`` -> ``"avg"``)."""
-    try:
-        return _ALIASES[name]
-    except (KeyError, TypeError):
-        known = ", ".join(sorted(_ALIASES))
-        raise UnsupportedError(f"unknown pooling mode {name!r} (known: {known})") from None
-
-
 def output_shape(
     in_hw: tuple[int, int],
-    kernel_size: object = 2,
-    stride: object = None,
-    padding: object = 0,
-    dilation: object = 1,
-    ceil_mode: bool = False,
-    output_size: object = None,
+    kernel_size: object = DEFAULTS["kernel_size"],
+    stride: object = DEFAULTS["stride"],
+    padding: object = DEFAULTS["padding"],
+    dilation: object = DEFAULTS["dilation"],
+    ceil_mode: bool = DEFAULTS["ceil_mode"],
+    output_size: object = DEFAULTS["output_size"],
 ) -> tuple[int, int]:
     """Output ``(height, width)`` of pooling an ``in_hw`` image; validates like :func:`pool`.
 
@@ -107,14 +61,14 @@ def output_shape(
 def pool(
     x: Any,
     mode: str,
-    kernel_size: object = 2,
-    stride: object = None,
-    padding: object = 0,
-    dilation: object = 1,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-    output_size: object = None,
-    p: float = 2.0,
+    kernel_size: object = DEFAULTS["kernel_size"],
+    stride: object = DEFAULTS["stride"],
+    padding: object = DEFAULTS["padding"],
+    dilation: object = DEFAULTS["dilation"],
+    ceil_mode: bool = DEFAULTS["ceil_mode"],
+    count_include_pad: bool = DEFAULTS["count_include_pad"],
+    output_size: object = DEFAULTS["output_size"],
+    p: float = DEFAULTS["p"],
     *,
     threads: int | None = None,
 ) -> np.ndarray:
@@ -721,4 +675,13 @@ def _byte_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.nd
     return keys, decode
 
 
-__all__ = ["DTYPES", "MODES", "ModeInfo", "output_shape", "pool", "resolve_mode"]
+__all__ = [
+    "DTYPES",
+    "MODES",
+    "ModeInfo",
+    "Window",
+    "check_window",
+    "output_shape",
+    "pool",
+    "resolve_mode",
+]

@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from poolcli.errors import WindowError
+from poolcli.modes import DEFAULTS
 
 Pair = tuple[int, int]
 
@@ -107,12 +108,7 @@ def regular_axis(
         total = max((out - 1) * stride + eff - size, 0)
         before, after = total // 2, total - total // 2
     else:
-        before = after = int(pad)
-        if before > eff // 2:
-            raise WindowError(
-                f"padding {before} is more than half the effective window {eff}"
-                f" (kernel {kernel}, dilation {dilation})"
-            )
+        before = after = int(pad)  # at most eff // 2: check_window saw to it
         if size + 2 * before < eff:
             raise WindowError(
                 f"window {eff} (kernel {kernel}, dilation {dilation}) is larger than the"
@@ -155,26 +151,44 @@ def _check_windows(axis: Axis) -> None:
         )
 
 
-def make_axes(
-    shape_hw: tuple[int, int],
-    kernel_size: object = 2,
-    stride: object = None,
-    padding: object = 0,
-    dilation: object = 1,
-    ceil_mode: bool = False,
-    output_size: object = None,
-) -> tuple[Axis, Axis]:
-    """Validate the window arguments of :func:`poolcli.pool` and build both axes.
+@dataclass(frozen=True)
+class Window:
+    """Window arguments checked for everything that does not depend on the input's size."""
 
-    >>> rows, cols = make_axes((5, 4), kernel_size=2)
-    >>> rows.out, cols.out
-    (2, 2)
+    kernel: Pair
+    stride: Pair
+    pads: tuple[int | str, int | str]
+    dilation: Pair
+    ceil_mode: bool
+    output_size: tuple[int | None, int | None] | None
+
+    def describe(self) -> str:
+        if self.output_size is not None:
+            return f"adaptive {self.output_size[0]}x{self.output_size[1]}"
+        k, s, d = self.kernel, self.stride, self.dilation
+        return (
+            f"kernel {k[0]}x{k[1]}, stride {s[0]}x{s[1]}, padding {self.pads[0]}x{self.pads[1]},"
+            f" dilation {d[0]}x{d[1]}"
+        )
+
+
+def check_window(
+    kernel_size: object = DEFAULTS["kernel_size"],
+    stride: object = DEFAULTS["stride"],
+    padding: object = DEFAULTS["padding"],
+    dilation: object = DEFAULTS["dilation"],
+    ceil_mode: bool = DEFAULTS["ceil_mode"],
+    output_size: object = DEFAULTS["output_size"],
+) -> Window:
+    """Validate the window arguments of :func:`poolcli.pool` that are wrong for any image.
+
+    >>> check_window(3, 2, 1).describe()
+    'kernel 3x3, stride 2x2, padding 1x1, dilation 1x1'
     """
-    h, w = shape_hw
-    if h < 1 or w < 1:
-        raise WindowError(f"input {h}x{w} is empty: no window fits")
     if output_size is not None:
-        if (kernel_size, stride, padding, dilation, ceil_mode) != (2, None, 0, 1, False):
+        given = (kernel_size, stride, padding, dilation, ceil_mode)
+        names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+        if given != tuple(DEFAULTS[n] for n in names):
             raise WindowError(
                 "output_size (adaptive pooling) excludes kernel_size, stride, padding,"
                 " dilation and ceil_mode"
@@ -183,9 +197,11 @@ def make_axes(
         if len(items) != 2:
             raise WindowError(f"output_size must be an int or an (h, w) pair, got {output_size!r}")
         # None keeps that axis's size, as in PyTorch's adaptive pools.
-        oh, ow = (h if items[0] is None else items[0]), (w if items[1] is None else items[1])
-        oh, ow = as_pair((oh, ow), "output_size")
-        return adaptive_axis(h, oh), adaptive_axis(w, ow)
+        for item in items:
+            if item is not None:
+                as_pair(item, "output_size")
+        one = (1, 1)
+        return Window(one, one, (0, 0), one, False, (items[0], items[1]))
     k = as_pair(kernel_size, "kernel_size")
     s = k if stride is None else as_pair(stride, "stride")
     d = as_pair(dilation, "dilation")
@@ -199,12 +215,42 @@ def make_axes(
         pads: tuple[int | str, int | str] = (0, 0) if padding == "valid" else ("same", "same")
     else:
         pads = as_pair(padding, "padding", minimum=0)
+        for pad, kernel, dil in zip(pads, k, d, strict=True):
+            eff = dil * (kernel - 1) + 1
+            if pad > eff // 2:
+                raise WindowError(
+                    f"padding {pad} is more than half the effective window {eff}"
+                    f" (kernel {kernel}, dilation {dil})"
+                )
+    return Window(k, s, pads, d, bool(ceil_mode), None)
+
+
+def make_axes(
+    shape_hw: tuple[int, int],
+    kernel_size: object = DEFAULTS["kernel_size"],
+    stride: object = DEFAULTS["stride"],
+    padding: object = DEFAULTS["padding"],
+    dilation: object = DEFAULTS["dilation"],
+    ceil_mode: bool = DEFAULTS["ceil_mode"],
+    output_size: object = DEFAULTS["output_size"],
+) -> tuple[Axis, Axis]:
+    """Validate the window arguments of :func:`poolcli.pool` and build both axes.
+
+    >>> rows, cols = make_axes((5, 4), kernel_size=2)
+    >>> rows.out, cols.out
+    (2, 2)
+    """
+    win = check_window(kernel_size, stride, padding, dilation, ceil_mode, output_size)
+    h, w = shape_hw
+    if h < 1 or w < 1:
+        raise WindowError(f"input {h}x{w} is empty: no window fits")
+    if win.output_size is not None:
+        oh, ow = win.output_size
+        return adaptive_axis(h, h if oh is None else oh), adaptive_axis(w, w if ow is None else ow)
+    k, s, d, pads = win.kernel, win.stride, win.dilation, win.pads
     try:
-        rows = regular_axis(h, k[0], s[0], pads[0], d[0], ceil_mode)
-        cols = regular_axis(w, k[1], s[1], pads[1], d[1], ceil_mode)
+        rows = regular_axis(h, k[0], s[0], pads[0], d[0], win.ceil_mode)
+        cols = regular_axis(w, k[1], s[1], pads[1], d[1], win.ceil_mode)
     except WindowError as err:
-        raise WindowError(
-            f"{err} (input {h}x{w}, kernel {k[0]}x{k[1]}, stride {s[0]}x{s[1]},"
-            f" padding {padding}, dilation {d[0]}x{d[1]})"
-        ) from None
+        raise WindowError(f"{err} (input {h}x{w}, {win.describe()})") from None
     return rows, cols
