@@ -76,9 +76,10 @@ def pool(
 
     Parameters
     ----------
-    x : numpy.ndarray
+    x : numpy.ndarray or dask.array.Array
         ``(H, W)`` or channels-last ``(H, W, C)``; dtype bool, uint8, uint16, int16, int32, int64,
-        float32 or float64. It is never modified.
+        float32 or float64. It is never modified. A Dask array gives a lazy Dask array with the
+        same values (see :func:`poolcli.lazy.pool_dask`).
     mode : str
         ``max``, ``min``, ``avg`` (alias ``mean``), ``sum``, ``median``, ``mode`` or ``lp``.
     kernel_size, stride, dilation : int or (int, int)
@@ -100,7 +101,7 @@ def pool(
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray or dask.array.Array
         Same layout as ``x``; same dtype except ``sum`` (int64 for integer and bool input,
         float64 for float input). Integer avg, median and lp round to nearest, ties up.
 
@@ -122,6 +123,22 @@ def pool(
     array([[2],
            [5]], dtype=uint8)
     """
+    if type(x).__module__.split(".")[0] == "dask":  # a Dask array: pooled lazily, block by block
+        from poolcli.lazy import pool_dask
+
+        return pool_dask(
+            x,
+            mode,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+            count_include_pad,
+            output_size,
+            p,
+            threads=threads,
+        )
     name = resolve_mode(mode)
     x = np.asarray(x)
     if x.ndim not in (2, 3):
@@ -246,27 +263,27 @@ def _reduce_axis(
                 else:
                     out[:, hit] = value
         return
-    full, part = [], []
+    taps = []
     for j in range(ax.taps):
         a, b = ax.tap_range(j)
         a, b = max(a, lo), min(b, hi)
-        if a >= b:
-            continue
-        first = int(ax.index[a, j]) - base
-        view = along(src, slice(first, first + (b - a - 1) * ax.stride + 1, ax.stride))
-        (full if (a, b) == (lo, hi) else part).append((a - lo, b - lo, view))
-    if len(full) >= 2:
-        op(full[0][2], full[1][2], out=out, dtype=dt)
-        rest = full[2:]
-    elif full:
-        np.copyto(out, full[0][2])
-        rest = []
+        if a < b:
+            first = int(ax.index[a, j]) - base
+            view = along(src, slice(first, first + (b - a - 1) * ax.stride + 1, ax.stride))
+            taps.append((a - lo, b - lo, view))
+    # Every window adds its taps in tap order, whichever band it falls in: float sums then do
+    # not depend on how the rows were cut into bands (threads) or blocks (Dask chunks).
+    whole = [t[:2] == (0, hi - lo) for t in taps[:2]]
+    if len(taps) >= 2 and all(whole):
+        op(taps[0][2], taps[1][2], out=out, dtype=dt)
+        rest = taps[2:]
+    elif taps and whole[0]:
+        np.copyto(out, taps[0][2])
+        rest = taps[1:]
     else:
         out.fill(identity)
-        rest = []
-    for _, _, view in rest:
-        op(out, view, out=out, dtype=dt)
-    for a, b, view in part:
+        rest = taps
+    for a, b, view in rest:
         target = along(out, slice(a, b))
         op(target, view, out=target, dtype=dt)
 
