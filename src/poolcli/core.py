@@ -27,6 +27,7 @@ from poolcli import order
 from poolcli.errors import UnsupportedError, WindowError
 from poolcli.geometry import Axis, Window, check_window, make_axes
 from poolcli.modes import DEFAULTS, MODES, ModeInfo, resolve_mode
+from poolcli.scratch import Scratch
 
 DTYPES = tuple(
     np.dtype(t)
@@ -165,11 +166,14 @@ def pool(
         with _quiet_floats():
             if name in ("max", "min"):
                 result = _extreme(data, rows, cols, name, workers)
-            elif name in ("sum", "avg") or (name == "lp" and p == 1 and data.dtype.kind == "u"):
-                # lp with p == 1 is the average of |x| over real cells: where |x| is x, the
-                # exact integer average gives it.
-                include = count_include_pad and padding != "same" and name == "avg"
+            elif name in ("sum", "avg"):
+                include = count_include_pad and padding != "same"
                 result = _sum_avg(data, rows, cols, name, include, workers)
+            elif name == "lp" and p == 1 and data.dtype.kind in "ui":
+                # lp with p == 1 is the average of |x| over real cells: exact on integers.
+                avg = _sum_avg(_exact_abs(data), rows, cols, "avg", False, workers)
+                # |int16 min| does not fit int16: saturate, as lp does for every other p.
+                result = np.minimum(avg, np.iinfo(data.dtype).max).astype(data.dtype)
             elif name == "lp":
                 result = _lp(data, rows, cols, float(p), workers)
             else:
@@ -303,20 +307,23 @@ def _separable(
     """Rows then columns, band by band. ``finish(acc_band, lo, hi)`` turns sums into results."""
     h, w, c = x3.shape
     out = np.empty((rows.out, cols.out, c), out_dtype)
+    scratch = Scratch()
 
     def run(lo: int, hi: int) -> None:
         first, last = rows.span(lo, hi)
         src = x3[first:last].reshape(last - first, w * c)
         if prepare is not None:
             src = prepare(src)
-        stage = np.empty((hi - lo, w * c), acc)
+        stage = scratch.get((hi - lo, w * c), acc)
         _reduce_axis(src, rows, 0, lo, hi, first, op, identity, stage)
         stage3 = stage.reshape(hi - lo, w, c)
-        target = out[lo:hi] if finish is None else np.empty((hi - lo, cols.out, c), acc)
+        target = out[lo:hi] if finish is None else scratch.get((hi - lo, cols.out, c), acc)
         for ch in range(c):
             _reduce_axis(stage3[:, :, ch], cols, 1, 0, cols.out, 0, op, identity, target[:, :, ch])
         if finish is not None:
             out[lo:hi] = finish(target, lo, hi)
+            scratch.put(target)
+        scratch.put(stage)
 
     _for_bands(rows, w * c * acc.itemsize, workers, run)
     return out
@@ -375,8 +382,8 @@ def _sum_avg(
     include_pad: bool,
     workers: int,
 ) -> np.ndarray:
-    if x3.dtype.kind == "f":
-        acc = np.dtype(np.float64)
+    if x3.dtype.kind in "fO":
+        acc = np.dtype(np.float64) if x3.dtype.kind == "f" else x3.dtype
     else:
         acc = _sum_dtype(x3.dtype, rows.taps * cols.taps, *_value_range(x3))
     if name == "sum":
@@ -458,6 +465,18 @@ def _powers_fit(x3: np.ndarray, p: float, taps: int) -> bool:
     return p * np.log2(top) + np.log2(taps) < 1000 and p * np.log2(low) > -1000
 
 
+def _exact_abs(x3: np.ndarray) -> np.ndarray:
+    """``|x|`` in a type that holds it (int16's minimum has no int16 magnitude)."""
+    if x3.dtype.kind == "u":
+        return x3
+    wider = {1: np.int16, 2: np.int32, 4: np.int64}.get(x3.dtype.itemsize)
+    if wider is not None:
+        return np.abs(x3.astype(wider))
+    if int(x3.min()) == np.iinfo(np.int64).min:
+        return np.abs(x3.astype(object))
+    return np.abs(x3)
+
+
 def _largest_magnitude(x3: np.ndarray) -> float:
     """The largest finite ``|x|`` (int16's minimum counts as 32768, not as itself)."""
     if x3.dtype.kind == "f":
@@ -499,12 +518,13 @@ def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int)
     c0, c1 = cols.interior()
     fast = rows.stride is not None and cols.stride is not None and n <= order.NETWORK_MAX_TAPS
     if fast and r0 < r1 and c0 < c1:
+        scratch = Scratch()
 
         def run(lo: int, hi: int) -> None:
             lo, hi = lo + r0, hi + r0
             first, last = rows.span(lo, hi)
             planes, decode = _planes(x3[first:last], name)
-            value = np.empty((hi - lo, c1 - c0, planes.shape[2]), planes.dtype)
+            value = scratch.get((hi - lo, c1 - c0, planes.shape[2]), planes.dtype)
             for ch in range(planes.shape[2]):
                 taps = [
                     planes[
@@ -518,10 +538,11 @@ def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int)
                     for jc in range(cols.taps)
                 ]
                 if name == "median":
-                    value[:, :, ch] = order.median_of_taps(taps, x3.dtype)
+                    order.median_of_taps(taps, x3.dtype, value[:, :, ch], scratch)
                 else:
-                    value[:, :, ch] = order.mode_of_taps(taps)
-            res[lo:hi, c0:c1] = decode(value)
+                    order.mode_of_taps(taps, value[:, :, ch], scratch)
+            decode(value, res[lo:hi, c0:c1])
+            scratch.put(value)
 
         _for_bands(_sub_axis(rows, r0, r1), cols.size * x3.shape[2] * x3.itemsize, workers, run)
         edges = [
@@ -538,12 +559,20 @@ def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int)
     return res
 
 
-def _planes(block: np.ndarray, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+# decode(values, out) writes pooled keys or channels into ``out``, an (h, w, C) view of the result.
+Decoder = Callable[[np.ndarray, np.ndarray], None]
+
+
+def _planes(block: np.ndarray, name: str) -> tuple[np.ndarray, Decoder]:
     """What median/mode sort: the channels themselves, or one label key per pixel for mode."""
     if name == "median":
-        return block, lambda v: v
+        return block, _copy_into
     keys, decode = _label_keys(block)
-    return keys[:, :, None], lambda v: decode(v[:, :, 0])
+    return keys[:, :, None], lambda v, out: decode(v[:, :, 0], out)
+
+
+def _copy_into(values: np.ndarray, out: np.ndarray) -> None:
+    out[...] = values
 
 
 def _sub_axis(ax: Axis, lo: int, hi: int) -> Axis:
@@ -600,13 +629,13 @@ def _gathered(
                 value[np.isnan(g).any(axis=-1)] = np.nan
         else:
             value = order.mode_sorted(g, count)
-        res[lo:hi, c0:c1] = decode(value)
+        decode(value, res[lo:hi, c0:c1])
 
 
-def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Decoder]:
     """One sortable unsigned key per pixel, whose order is the pixel's lexicographic order.
 
-    Returns the ``(H, W)`` keys and the function mapping pooled keys back to ``(h, w, C)``.
+    Returns the ``(H, W)`` keys and the function writing pooled keys back as ``(h, w, C)`` pixels.
     """
     h, w, c = x3.shape
     dtype = x3.dtype
@@ -636,7 +665,7 @@ def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.n
         return np.where(u & sign, u & ~sign, ~u).view(dtype)
 
     if dtype.kind in "ub" and c == 1:
-        return x3[:, :, 0], lambda k: k[:, :, None]
+        return x3[:, :, 0], lambda k, out: _copy_into(k, out[:, :, 0])
     if dtype.kind in "ub" and c * dtype.itemsize in (2, 3, 4, 8):
         return _byte_keys(x3)
     if c * bits <= 64:
@@ -649,21 +678,19 @@ def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.n
             keys |= ordered(np.ascontiguousarray(x3[:, :, ch])).astype(kdt)
         mask = (1 << bits) - 1
 
-        def decode(k: np.ndarray) -> np.ndarray:
-            chans = [
-                unordered((k >> kdt.type(bits * (c - 1 - ch))) & kdt.type(mask)) for ch in range(c)
-            ]
-            return np.stack(chans, axis=-1)
+        def decode(k: np.ndarray, out: np.ndarray) -> None:
+            for ch in range(c):
+                out[:, :, ch] = unordered((k >> kdt.type(bits * (c - 1 - ch))) & kdt.type(mask))
 
         return keys, decode
     # Too wide to pack: number the distinct pixels in lexicographic order.
     flat = np.stack([ordered(x3[:, :, ch]).reshape(-1) for ch in range(c)], axis=-1)
     _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
     pixels = x3.reshape(-1, c)[first]
-    return inverse.reshape(h, w).astype(np.int64), lambda k: pixels[k]
+    return inverse.reshape(h, w).astype(np.int64), lambda k, out: _copy_into(pixels[k], out)
 
 
-def _byte_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+def _byte_keys(x3: np.ndarray) -> tuple[np.ndarray, Decoder]:
     """Keys of unsigned pixels read straight from memory as big-endian integers.
 
     A pixel's bytes, most significant channel first, *are* its lexicographic key: one byteswap
@@ -684,10 +711,12 @@ def _byte_keys(x3: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.nd
     else:
         keys = np.ascontiguousarray(x3).view(f">u{width}")[:, :, 0].astype(f"u{width}")
 
-    def decode(k: np.ndarray) -> np.ndarray:
+    def decode(k: np.ndarray, out: np.ndarray) -> None:
         kw = k.astype(f">u{4 if width == 3 else width}")
         raw = kw.view(np.uint8).reshape(*k.shape, -1)[..., -width:]
-        return raw.view(dtype.newbyteorder(">")).astype(dtype).reshape(*k.shape, c)
+        big = raw.view(dtype.newbyteorder(">"))
+        for ch in range(c):  # one channel at a time: long inner loops, not 3-byte ones
+            out[:, :, ch] = big[:, :, ch]
 
     return keys, decode
 

@@ -16,6 +16,8 @@ from functools import cache
 
 import numpy as np
 
+from poolcli.scratch import Scratch
+
 # Above this many taps a network costs more numpy calls than sorting a gathered array.
 NETWORK_MAX_TAPS = 25
 
@@ -62,55 +64,130 @@ def network(n: int, wanted: tuple[int, ...]) -> tuple[tuple[int, int, bool, bool
     return tuple(reversed(kept))
 
 
-def sort_taps(taps: Sequence[np.ndarray], wanted: tuple[int, ...]) -> list[np.ndarray]:
+def sort_taps(
+    taps: Sequence[np.ndarray], wanted: tuple[int, ...], scratch: Scratch | None = None
+) -> list[np.ndarray]:
     """Sort same-shaped arrays elementwise; the result's ``wanted`` entries hold sorted values.
 
-    The input arrays (often views of the caller's image) are never written to.
+    The input arrays (often views of the caller's image) are never written to. Results go into
+    recycled buffers from ``scratch``: a fresh band-sized array per comparison costs more than
+    the comparison itself.
     """
-    values = list(taps)
+    scratch = scratch or Scratch()
+    values: list[np.ndarray | None] = list(taps)
+    owned = [False] * len(values)
+    shape, dtype = taps[0].shape, np.result_type(*taps)
+
+    def take() -> np.ndarray:
+        return scratch.get(shape, dtype)
+
+    def release(k: int) -> None:
+        if owned[k]:
+            scratch.put(values[k])
+        values[k], owned[k] = None, False
+
     for i, j, need_min, need_max in network(len(values), wanted):
         a, b = values[i], values[j]
-        if need_min:
-            values[i] = np.minimum(a, b)
-        if need_max:
-            values[j] = np.maximum(a, b)
-    return values
+        if need_min and need_max:
+            lo = np.minimum(a, b, out=take())
+            # The max may overwrite an owned input: elementwise, each cell is read first.
+            target = b if owned[j] else a if owned[i] else take()
+            hi = np.maximum(a, b, out=target)
+            if owned[i] and target is not a:
+                scratch.put(a)
+            values[i], values[j], owned[i], owned[j] = lo, hi, True, True
+        elif need_min:  # slot j is not read again
+            values[i] = np.minimum(a, b, out=a if owned[i] else take())
+            owned[i] = True
+            release(j)
+        else:  # only the max is needed; slot i is not read again
+            values[j] = np.maximum(a, b, out=b if owned[j] else take())
+            owned[j] = True
+            release(i)
+    return values  # type: ignore[return-value]
 
 
-def middle_mean(lo: np.ndarray, hi: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Mean of two middle values; for integers ``floor((lo + hi + 1) / 2)`` without overflow."""
+def _recycle(
+    values: Sequence[np.ndarray | None], taps: Sequence[np.ndarray], scratch: Scratch
+) -> None:
+    """Hand the network's own buffers back (never the caller's taps)."""
+    inputs = {id(t) for t in taps}
+    scratch.put(*(v for v in values if v is not None and id(v) not in inputs))
+
+
+def middle_mean(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    dtype: np.dtype,
+    out: np.ndarray | None = None,
+    scratch: Scratch | None = None,
+) -> np.ndarray:
+    """Mean of two middle values; for integers ``ceil((lo + hi) / 2)`` (half up) in their width."""
+    if out is None:
+        out = np.empty(np.broadcast_shapes(lo.shape, hi.shape), dtype)
+    scratch = scratch or Scratch()
+    a = scratch.get(out.shape, np.result_type(lo, hi))
+    b = scratch.get(out.shape, a.dtype)
     if dtype.kind == "f":
-        return (lo * 0.5 + hi * 0.5).astype(dtype, copy=False)
-    # floor((lo + hi + 1) / 2) == (lo >> 1) + (hi >> 1) + ((lo & 1) + (hi & 1) + 1) >> 1, exact for
-    # every width: nothing is ever added before it has been halved.
-    carry = ((lo & 1) + (hi & 1) + 1) >> 1
-    return ((lo >> 1) + (hi >> 1) + carry).astype(dtype, copy=False)
+        np.multiply(lo, 0.5, out=a)
+        np.multiply(hi, 0.5, out=b)
+        np.add(a, b, out=out, casting="unsafe")
+    else:
+        # ceil((lo + hi) / 2) == (lo | hi) - ((lo ^ hi) >> 1), exact in the values' own width
+        # (the shift is arithmetic for signed types): nothing can overflow, nothing is widened.
+        np.bitwise_or(lo, hi, out=a)
+        np.bitwise_xor(lo, hi, out=b)
+        np.right_shift(b, 1, out=b)
+        np.subtract(a, b, out=out, casting="unsafe")
+    scratch.put(a, b)
+    return out
 
 
-def median_of_taps(taps: Sequence[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """Median of ``n`` same-shaped arrays, elementwise (NaN propagates through min/max)."""
+def median_of_taps(
+    taps: Sequence[np.ndarray], dtype: np.dtype, out: np.ndarray, scratch: Scratch | None = None
+) -> None:
+    """Median of ``n`` same-shaped arrays, elementwise, into ``out`` (NaN propagates)."""
     n = len(taps)
     if n == 1:
-        return np.array(taps[0], dtype=dtype)
+        out[...] = taps[0]
+        return
+    scratch = scratch or Scratch()
     wanted = (n // 2,) if n % 2 else (n // 2 - 1, n // 2)
-    values = sort_taps(taps, wanted)
+    values = sort_taps(taps, wanted, scratch)
     if n % 2:
-        return np.array(values[n // 2], dtype=dtype)
-    return middle_mean(values[n // 2 - 1], values[n // 2], dtype)
+        out[...] = values[n // 2]
+    else:
+        middle_mean(values[n // 2 - 1], values[n // 2], dtype, out, scratch)
+    _recycle(values, taps, scratch)
 
 
-def mode_of_taps(taps: Sequence[np.ndarray]) -> np.ndarray:
-    """Most frequent of ``n`` same-shaped integer arrays, elementwise; ties go to the smallest."""
+def mode_of_taps(
+    taps: Sequence[np.ndarray], out: np.ndarray, scratch: Scratch | None = None
+) -> None:
+    """Most frequent of ``n`` same-shaped integer arrays, elementwise, into ``out``.
+
+    Ties go to the smallest value.
+    """
     n = len(taps)
-    v = sort_taps(taps, tuple(range(n)))
+    scratch = scratch or Scratch()
+    v = sort_taps(taps, tuple(range(n)), scratch)
     if n == 1:
-        return np.array(v[0])
-    if n == 4:  # 2x2, the common case: in sorted order the answer is decided by three equalities
-        best = np.where(v[2] == v[3], v[2], v[0])
-        np.copyto(best, v[1], where=v[1] == v[2])
-        np.copyto(best, v[0], where=v[0] == v[1])
-        return best
-    best = np.array(v[0])
+        out[...] = v[0]
+    elif n == 4:  # 2x2, the common case: in sorted order three equalities decide
+        same = scratch.get(out.shape, np.dtype(bool))
+        np.copyto(out, v[0])
+        np.copyto(out, v[2], where=np.equal(v[2], v[3], out=same))
+        np.copyto(out, v[1], where=np.equal(v[1], v[2], out=same))
+        np.copyto(out, v[0], where=np.equal(v[0], v[1], out=same))
+        scratch.put(same)
+    else:
+        _mode_of_sorted(v, out)
+    _recycle(v, taps, scratch)
+
+
+def _mode_of_sorted(v: Sequence[np.ndarray], best: np.ndarray) -> None:
+    n = len(v)
+    np.copyto(best, v[0])
     counter = np.uint8 if n < 255 else np.int32
     best_len = np.ones(best.shape, counter)
     run = np.ones(best.shape, counter)
@@ -123,7 +200,6 @@ def mode_of_taps(taps: Sequence[np.ndarray]) -> np.ndarray:
         np.greater(run, best_len, out=same)
         np.copyto(best_len, run, where=same)
         np.copyto(best, v[k], where=same)
-    return best
 
 
 def median_sorted(values: np.ndarray, count: np.ndarray, dtype: np.dtype) -> np.ndarray:
