@@ -361,10 +361,13 @@ def _int64_sum(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return s.astype(np.int64)
 
 
-def _divisor(rows: Axis, cols: Axis, include_pad: bool, lo: int, hi: int) -> np.ndarray:
-    r = rows.padded_count if include_pad else rows.real_count
+def _divisor(rows: Axis, cols: Axis, include_pad: bool, lo: int, hi: int) -> int | np.ndarray:
+    """Cells each window of output rows ``lo..hi-1`` divides by: an int when all are equal."""
+    r = (rows.padded_count if include_pad else rows.real_count)[lo:hi]
     c = cols.padded_count if include_pad else cols.real_count
-    return (r[lo:hi, None] * c[None, :])[:, :, None].astype(np.int64)
+    if r.min() == r.max() and c.min() == c.max():
+        return int(r[0]) * int(c[0])
+    return (r[:, None] * c[None, :])[:, :, None].astype(np.int64)
 
 
 def _value_range(x3: np.ndarray) -> tuple[int, int]:
@@ -399,18 +402,18 @@ def _sum_avg(
         prepare = None if scale == 1.0 else (lambda band: band / scale)
 
         def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
-            avg = s / _divisor(rows, cols, include_pad, lo, hi)
+            s /= _divisor(rows, cols, include_pad, lo, hi)  # an IEEE division, in place
             if scale != 1.0:
-                avg *= scale
-            return avg
+                s *= scale
+            return s
 
         return _separable(x3, rows, cols, np.add, acc, 0, workers, finish, x3.dtype, prepare)
     else:
 
         def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
             n = _divisor(rows, cols, include_pad, lo, hi)
-            if n.min() == n.max():  # one divisor for the whole band: scalar arithmetic
-                k = int(n.flat[0])
+            if isinstance(n, int):  # one divisor for the whole band: scalar arithmetic
+                k = n
                 if k & (k - 1) == 0:  # a power of two: round half up with a shift
                     s += k // 2
                     s >>= k.bit_length() - 1
