@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
+from poolcli import pngwrite
 from poolcli.core import pool, resolve_mode
 from poolcli.errors import ImageError, PoolError, UnsupportedError
 
@@ -93,9 +94,12 @@ _MULTI_FRAME_OUT = {"GIF", "PNG", "WEBP", "TIFF", "AVIF", "PDF"}
 _LOSSLESS_TIFF = {"tiff_lzw", "tiff_deflate", "tiff_adobe_deflate", "packbits"}
 
 # Defaults chosen for the output: quality 90 is visually lossless for JPEG/WebP/AVIF photos at
-# about half the size of 100; PNG level 6 is zlib's default (level 9 is much slower for ~1-2%).
+# about half the size of 100. PNG level 1, measured by benchmarks/bench_e2e.py --levels: for a
+# 2048x2048 photo poolcli.pngwrite takes 0.06 s with ISA-L (the `fast` extra), 0.13 s with zlib
+# alone, where Pillow's level 6 takes 1.1 s, for files 6% and 12% larger; from level 4 up the
+# files are smaller than Pillow's 6. Flat images (labels, screenshots) gain most from 6-9.
 JPEG_QUALITY = 90
-PNG_COMPRESS_LEVEL = 6
+PNG_COMPRESS_LEVEL = 1
 
 # Errors Pillow raises on corrupt or truncated data, at open or while decoding.
 # NotImplementedError: a variant of a format Pillow does not decode (DDS pixel formats, ...).
@@ -604,9 +608,10 @@ def encode_picture(
     """Encode ``pic`` as a ``format`` file in memory (all frames, metadata where it fits).
 
     Defaults: JPEG, WebP and AVIF quality 90 (WebP ``quality=100`` is lossless), PNG
-    compress_level 6, TIFF keeps a lossless input compression (else uncompressed). ICC profile,
-    DPI and EXIF are written where the format holds them; durations, loop and disposal for
-    animations.
+    compress_level 1 (0 stored, 9 smallest), TIFF keeps a lossless input compression (else
+    uncompressed). ICC profile, DPI and EXIF are written where the format holds them; durations,
+    loop and disposal for animations. A single-frame PNG of a mode :mod:`poolcli.pngwrite`
+    handles is written by it (all cores, ISA-L when installed), anything else by Pillow.
 
     A mode is converted only when nothing is lost: ``P`` to RGB(A) for JPEG/WebP, ``1``/``L`` to
     RGB for WebP, ``I;16L`` to ``I;16`` and ``I`` with values in 0..65535 to ``I;16`` for PNG,
@@ -638,6 +643,14 @@ def encode_picture(
     params = _save_params(pic, fmt, quality, compress_level)
     buf = io.BytesIO()
     try:
+        if _fast_png(frames, fmt, params):
+            return pngwrite.encode_png(
+                frames[0],
+                compress_level=params["compress_level"],
+                icc_profile=params.get("icc_profile"),
+                dpi=params.get("dpi"),
+                exif=params.get("exif"),
+            )
         if len(frames) > 1:
             frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], **params)
         else:
@@ -647,6 +660,20 @@ def encode_picture(
             raise UnsupportedError(f"{fmt} cannot hold image mode {frames[0].mode}") from None
         raise ImageError(f"cannot encode {fmt}: {_one_line(err)}") from None
     return buf.getvalue()
+
+
+def _fast_png(frames: list[Image.Image], fmt: str, params: Mapping[str, Any]) -> bool:
+    """Whether :func:`pngwrite.encode_png` writes these frames: one frame of a mode it knows,
+    a level in 0..9 (Pillow also takes -1), and no parameter only Pillow understands."""
+    level = params.get("compress_level")
+    return (
+        fmt == "PNG"
+        and len(frames) == 1
+        and pngwrite.can_encode(frames[0])
+        and isinstance(level, int)
+        and 0 <= level <= 9
+        and set(params) <= {"compress_level", "icc_profile", "dpi", "exif", "loop", "duration"}
+    )
 
 
 def _storable(im: Image.Image, fmt: str) -> Image.Image:
