@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from conftest import MODE_DTYPES, distinct_palette, image_from_pixels
+from poolcli import images
 from poolcli.core import pool
 from poolcli.errors import ImageError, UnsupportedError, WindowError
 from poolcli.images import (
@@ -414,6 +415,53 @@ def test_exif_orientation_is_applied_and_reset(tmp_path):
         assert written.get(0x010F) == "poolcli test", fmt
 
 
+# What each EXIF orientation turns into, as NumPy sees the stored pixels (TIFF/EXIF spec).
+ORIENTED = {
+    1: lambda a: a,
+    2: np.fliplr,
+    3: lambda a: np.rot90(a, 2),
+    4: np.flipud,
+    5: lambda a: a.T,
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).T,
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(ORIENTED))
+def test_every_exif_orientation_is_applied_from_a_path_or_bytes(tmp_path, orientation):
+    pixels = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.png"
+    path.write_bytes(encoded(Image.fromarray(pixels), "PNG", exif=exif))
+    for source in (path, path.read_bytes()):
+        frame = read_picture(source).frames[0]
+        assert type(frame) is Image.Image  # a plain in-memory image, no file behind it
+        np.testing.assert_array_equal(np.asarray(frame), ORIENTED[orientation](pixels))
+    frame = read_picture(path).frames[0]
+    path.unlink()
+    np.testing.assert_array_equal(np.asarray(frame.copy()), ORIENTED[orientation](pixels))
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="needs /dev/fd")
+def test_a_path_that_cannot_seek_is_read_whole(make_image):
+    image, pixels = make_image("RGB")
+    for data, expected in ((encoded(image, "PNG"), pixels), (b"", None)):
+        r, w = os.pipe()
+        os.write(w, data)  # a few hundred bytes: fits the pipe's buffer
+        os.close(w)
+        try:
+            if expected is None:
+                with pytest.raises(ImageError, match=r"^p: empty file$"):
+                    read_picture(f"/dev/fd/{r}", name="p")
+            else:
+                pic = read_picture(f"/dev/fd/{r}")
+                np.testing.assert_array_equal(np.asarray(pic.frames[0]), expected)
+        finally:
+            os.close(r)
+
+
 def test_icc_profile_is_kept(make_image):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     image, _ = make_image("RGB", (8, 6))
@@ -761,3 +809,94 @@ def test_round_trip_through_files(tmp_path, make_image):
         np.asarray(back), np.asarray(pool_image(image, "median", **WINDOW))
     )
     assert back.size == (5, 4)
+
+
+# Banded pooling of big images: exactly the whole-image result, by construction and by test.
+
+BANDED_IMAGE_MODES = PLAIN_MODES + ["HSV", "LA", "RGBA", "P", "PA"]
+BANDED_WINDOWS = [  # for a 13x27 image: rows tiled by the windows, columns anything
+    {"kernel_size": 2},
+    {"kernel_size": (3, 2), "stride": (3, 1), "padding": (0, 1), "dilation": (1, 2)},
+    {"output_size": (9, 5)},
+    {"output_size": (None, 5)},
+    {"kernel_size": (1, 4), "stride": (1, 3), "ceil_mode": True, "count_include_pad": False},
+]
+
+
+def assert_same_image(a: Image.Image, b: Image.Image) -> None:
+    assert (a.mode, a.size, a.info) == (b.mode, b.size, b.info)
+    assert a.getpalette() == b.getpalette()
+    assert a.tobytes() == b.tobytes()
+
+
+def image_with_key(make_image, mode: str) -> Image.Image:
+    """``mode`` with a ``transparency`` key that is one of its pixels (pooled as alpha)."""
+    image, _ = make_image(mode.split("+")[0], (13, 27))
+    image.info["transparency"] = image.getpixel((0, 0))
+    return image
+
+
+@pytest.mark.parametrize("image_mode", BANDED_IMAGE_MODES + ["P+key", "RGB+key", "L+key"])
+@pytest.mark.parametrize("mode", ["max", "min", "sum", "avg", "median", "mode"])
+def test_banded_pooling_equals_whole_image_pooling(make_image, monkeypatch, image_mode, mode):
+    if "+" in image_mode:
+        image = image_with_key(make_image, image_mode)
+    else:
+        image, _ = make_image(image_mode, (13, 27))
+    for window in BANDED_WINDOWS:
+        rows, _ = images.make_axes(
+            (27, 13), **{k: v for k, v in window.items() if k != "count_include_pad"}
+        )
+        band_rows = 2 * rows.kernel  # the last band is ragged, a row may be unused
+        monkeypatch.setattr(images, "BAND_MIN_BYTES", 0)
+        assert images._band_rows(image, mode, window)  # a window banding applies to
+        whole = images._pool_whole(image, mode, dict(window))
+        assert_same_image(images._pool_bands(image, mode, window, band_rows), whole)
+
+
+def test_big_images_are_pooled_in_bands_with_the_same_pixels(make_image, monkeypatch):
+    image, pixels = make_image("RGB", (301, 257))
+    expected = {name: pool(pixels, name, kernel_size=(3, 2)) for name in ("max", "avg", "lp")}
+    monkeypatch.setattr(images, "BAND_MIN_BYTES", 0)
+    monkeypatch.setattr(images, "BAND_BYTES", 301 * 3 * 10)  # 10 rows of the array
+    assert images._band_rows(image, "max", {"kernel_size": (3, 2)}) == 9
+    calls = []
+    monkeypatch.setattr(images, "_pool_bands", lambda *a: calls.append(a) or whole_bands(*a))
+    for name, want in expected.items():
+        np.testing.assert_array_equal(np.asarray(pool_image(image, name, kernel_size=(3, 2))), want)
+    assert [c[1] for c in calls] == ["max", "avg"]  # lp is pooled whole
+
+
+whole_bands = images._pool_bands
+
+
+@pytest.mark.parametrize(
+    ("window", "banded"),
+    [
+        ({}, True),
+        ({"kernel_size": 3, "padding": "same"}, True),  # 24 rows: no padding needed
+        ({"kernel_size": 5, "padding": "same"}, False),
+        ({"kernel_size": 3, "padding": 1}, False),
+        ({"kernel_size": (2, 3), "padding": (0, 1)}, True),
+        ({"kernel_size": 3, "stride": 2}, False),
+        ({"kernel_size": 2, "dilation": (2, 1)}, False),
+        ({"kernel_size": 2, "dilation": (1, 2)}, True),
+        ({"kernel_size": 5, "ceil_mode": True}, False),  # the last window sticks out
+        ({"kernel_size": 4, "ceil_mode": True}, True),
+        ({"output_size": (6, 7)}, True),
+        ({"output_size": (7, 7)}, False),  # uneven adaptive windows
+        ({"p": 3.0}, False),
+        ({"kernel_size": 30}, False),  # does not fit: the whole path raises
+    ],
+)
+def test_banding_only_where_rows_are_tiled(monkeypatch, window, banded):
+    monkeypatch.setattr(images, "BAND_MIN_BYTES", 0)
+    image = Image.new("L", (11, 24))
+    assert bool(images._band_rows(image, "max", window)) is banded
+    assert images._band_rows(image, "lp", {}) is None
+
+
+def test_small_images_are_pooled_whole():
+    assert images._band_rows(Image.new("RGB", (2048, 2048)), "max", {}) is None  # 12 MiB
+    # 48 MiB of array: bands of 2 MiB, 170 rows (an even number, for the 2x2 windows)
+    assert images._band_rows(Image.new("RGB", (4096, 4096)), "max", {}) == 170

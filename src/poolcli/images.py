@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import struct
 import tempfile
 import threading
@@ -53,11 +54,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from poolcli import pngwrite
 from poolcli.core import pool, resolve_mode
-from poolcli.errors import ImageError, PoolError, UnsupportedError
+from poolcli.errors import ImageError, PoolError, UnsupportedError, WindowError
+from poolcli.geometry import make_axes
 
 __all__ = [
     "DEFAULT",
@@ -114,6 +116,17 @@ _DECODE_ERRORS = (
     KeyError,
     NotImplementedError,
 )
+# Banded pooling (see _band_rows): images of at least BAND_MIN_BYTES as an array (pixels x
+# channels x item size) are pooled about BAND_BYTES of input at a time. 2 MiB is the core's
+# threshold for using all cores; for an 8192x8192 RGB max 2x2 it measured as fast as 8 MiB
+# bands (0.12 s against 0.17 s) with 23 MiB less peak memory.
+BAND_BYTES = 1 << 21
+BAND_MIN_BYTES = 1 << 25
+_BANDED_MODES = _PLAIN_MODES | {"HSV", "LA", "RGBA", "P", "PA"}
+_WINDOW_KWARGS = {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "output_size"}
+_BAND_KWARGS = _WINDOW_KWARGS | {"count_include_pad", "threads"}
+# EXIF orientations that ImageOps.exif_transpose turns or flips (1 and unknown values: none).
+_TRANSPOSED = frozenset(range(2, 9))
 # Pillow's decompression-bomb limit is a module global: reads that change it take this lock.
 _PIXELS_LOCK = threading.Lock()
 
@@ -206,6 +219,16 @@ def pool_image(image: Image.Image, mode: str, **pool_kwargs: Any) -> Image.Image
     (0, 0, 255, 128)
     """
     name = resolve_mode(mode)
+    band_rows = _band_rows(image, name, pool_kwargs)
+    if band_rows:
+        out = _pool_bands(image, name, pool_kwargs, band_rows)
+    else:
+        out = _pool_whole(image, name, pool_kwargs)
+    _carry_info(image, out, pool_kwargs)
+    return out
+
+
+def _pool_whole(image: Image.Image, name: str, pool_kwargs: dict[str, Any]) -> Image.Image:
     m = image.mode
     if m in ("P", "PA"):
         out = _pool_palette(image, name, pool_kwargs)
@@ -222,7 +245,70 @@ def pool_image(image: Image.Image, mode: str, **pool_kwargs: Any) -> Image.Image
         raise UnsupportedError(
             f"image mode {m} is not supported (convert it to L, RGB, RGBA, I or F first)"
         )
-    _carry_info(image, out, pool_kwargs)
+    return out
+
+
+def _band_rows(image: Image.Image, name: str, kw: Mapping[str, Any]) -> int | None:
+    """Input rows per band when ``image`` is pooled in bands of rows, else ``None``.
+
+    ``np.asarray`` of a Pillow image briefly holds its pixels twice (``tobytes`` and the array),
+    on top of Pillow's own copy: a big image is pooled a band of rows at a time instead, each
+    band an array of its own, into one output image. Only where that is exact by construction:
+    along the rows the windows tile the image (stride = kernel, dilation 1, no padding, every
+    window inside it, also adaptive windows of equal size), so cutting at a multiple of the
+    kernel gives each window the same cells; the columns are untouched. ``lp`` is left whole,
+    since the core picks its summation (powers or logarithms) from the whole input's range.
+    """
+    if name == "lp" or image.mode not in _BANDED_MODES or not set(kw) <= _BAND_KWARGS:
+        return None
+    w, h = image.size
+    row_bytes = w * len(image.getbands()) * _itemsize(image.mode)
+    if h * row_bytes < BAND_MIN_BYTES:
+        return None
+    window = {k: v for k, v in kw.items() if k in _WINDOW_KWARGS}
+    try:
+        rows, _ = make_axes((h, w), **window)
+    except WindowError:
+        return None  # the whole-image path raises it, with the image's shape
+    if not (
+        rows.stride == rows.kernel and rows.dilation == 1 and rows.pad == 0 and rows.valid.all()
+    ):
+        return None
+    k = rows.kernel
+    return k * max(1, BAND_BYTES // (row_bytes * k))
+
+
+def _itemsize(mode: str) -> int:
+    return np.dtype(ImageMode.getmode(mode).typestr).itemsize
+
+
+def _pool_bands(
+    image: Image.Image, name: str, kw: Mapping[str, Any], band_rows: int
+) -> Image.Image:
+    """:func:`_pool_whole` of ``image`` a band of ``band_rows`` rows at a time (see
+    :func:`_band_rows` for when that is exact; ``band_rows`` is a multiple of the row kernel)."""
+    w, h = image.size
+    rows, cols = make_axes((h, w), **{k: v for k, v in kw.items() if k in _WINDOW_KWARGS})
+    k = rows.kernel
+    used = rows.out * k  # rows past the last window are read by none
+    out: Image.Image | None = None
+    for y0 in range(0, used, band_rows):
+        y1 = min(y0 + band_rows, used)
+        band_kw = dict(kw)
+        if kw.get("output_size") is not None:  # adaptive: the band's own equal windows
+            size = kw["output_size"]
+            band_kw["output_size"] = (
+                (y1 - y0) // k,
+                size[1] if isinstance(size, (tuple, list)) else size,
+            )
+        pooled = _pool_whole(image.crop((0, y0, w, y1)), name, band_kw)
+        if out is None:
+            # A crop past the edges: the output's size with the first band's mode, palette and
+            # info in one step, the rows below it zero until pasted.
+            out = pooled.crop((0, 0, cols.out, rows.out))
+        else:
+            out.paste(pooled, (0, y0 // k))
+    assert out is not None
     return out
 
 
@@ -456,24 +542,39 @@ def read_picture(
     >>> pic.format, pic.size, pic.mode
     ('PNG', (5, 3), 'RGB')
     """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        label = name or "<bytes>"
-        data = bytes(source)
-    else:
-        label = name or os.fspath(source)
-        try:
-            data = Path(source).read_bytes()
-        except FileNotFoundError:
-            raise ImageError(f"{label}: no such file") from None
-        except IsADirectoryError:
-            raise ImageError(f"{label}: is a directory") from None
-        except OSError as err:
-            raise ImageError(f"{label}: cannot read: {_reason(err)}") from None
-    if not data:
-        raise ImageError(f"{label}: empty file")
     if max_pixels is not None and max_pixels is not DEFAULT:
         if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
             raise ValueError(f"max_pixels must be a positive int or None, got {max_pixels!r}")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        label = name or "<bytes>"
+        if not len(source):
+            raise ImageError(f"{label}: empty file")
+        return _decode_guarded(io.BytesIO(source), label, max_pixels)
+    label = name or os.fspath(source)
+    try:
+        f = open(source, "rb")
+    except FileNotFoundError:
+        raise ImageError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{label}: is a directory") from None
+    except OSError as err:
+        raise ImageError(f"{label}: cannot read: {_reason(err)}") from None
+    with f:
+        # Pillow decodes from the open file a block at a time: the whole file is never held as
+        # bytes next to its pixels. A pipe or a device (``<(cat a.png)``) cannot seek: read it.
+        try:
+            regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+            fp: Any = f if regular else io.BytesIO(f.read())
+            empty = (os.fstat(f.fileno()).st_size if regular else len(fp.getvalue())) == 0
+        except OSError as err:
+            raise ImageError(f"{label}: cannot read: {_reason(err)}") from None
+        if empty:
+            raise ImageError(f"{label}: empty file")
+        return _decode_guarded(fp, label, max_pixels)
+
+
+def _decode_guarded(fp: Any, label: str, max_pixels: int | None) -> Picture:
+    """:func:`_decode` with the decompression-bomb limit of ``max_pixels`` exact."""
     with _PIXELS_LOCK:
         saved = Image.MAX_IMAGE_PIXELS
         if max_pixels is DEFAULT:
@@ -488,15 +589,16 @@ def read_picture(
                 warnings.filterwarnings("ignore", category=UserWarning)
                 warnings.filterwarnings("ignore", ".* format is deprecated", DeprecationWarning)
                 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-                return _decode(data, label)
+                return _decode(fp, label)
         finally:
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _decode(data: bytes, label: str) -> Picture:
+def _decode(fp: Any, label: str) -> Picture:
+    """Every frame of the open file ``fp`` (which the caller closes), EXIF orientation applied."""
     fmt = None
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(fp) as im:
             fmt = im.format
             n = getattr(im, "n_frames", 1) if fmt in _MULTI_FRAME_FORMATS else 1
             frames: list[Image.Image] = []
@@ -505,7 +607,7 @@ def _decode(data: bytes, label: str) -> Picture:
             for i in range(n):
                 if i:
                     im.seek(i)
-                frames.append(ImageOps.exif_transpose(im))  # loads; always a copy
+                frames.append(_frame(im, only=n == 1))
                 durations.append(im.info.get("duration"))
                 disposals.append(getattr(im, "disposal_method", im.info.get("disposal")))
                 if i == 0:
@@ -538,6 +640,22 @@ def _decode(data: bytes, label: str) -> Picture:
     if fmt == "TIFF" and first.info.get("compression") in _LOSSLESS_TIFF:
         info["compression"] = first.info["compression"]
     return Picture(frames, fmt, info)
+
+
+def _frame(im: Image.Image, *, only: bool) -> Image.Image:
+    """The current frame of ``im`` as a plain in-memory image, EXIF orientation applied.
+
+    ``ImageOps.exif_transpose`` always copies; a copy of a big frame doubles its memory. The
+    only frame of a file needs none: it gets its own image object over the decoded pixels (what
+    ``Image.copy`` does, minus the copy), which outlives closing ``im``. Frames of an animation
+    are copied, as the next ``seek`` reuses the decoded pixels.
+    """
+    im.load()
+    if im.getexif().get(ExifTags.Base.Orientation, 1) in _TRANSPOSED:
+        return ImageOps.exif_transpose(im)
+    if only and getattr(im, "map", None) is None:  # never a memory map of the file (closed soon)
+        return im._new(im.im)
+    return im.copy()
 
 
 def pool_picture(pic: Picture, mode: str, **pool_kwargs: Any) -> Picture:
