@@ -683,6 +683,7 @@ def pool_timed(
         pooled = images.pool_picture(pic, recipe.mode, **recipe.pool_kwargs, **extra)
         seconds.pool = time.perf_counter() - start
         record.output_shape = shape_of(pooled.frames[0])
+        del pic  # the decoded input is not needed while encoding: it is most of the peak memory
 
         start = time.perf_counter()
         write(pooled)
