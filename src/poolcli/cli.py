@@ -322,7 +322,13 @@ QualityOpt = Annotated[
 ]
 CompressOpt = Annotated[
     int | None,
-    typer.Option("--compress-level", min=0, max=9, rich_help_panel=OUTPUT, help="PNG zlib level."),
+    typer.Option(
+        "--compress-level",
+        min=0,
+        max=9,
+        rich_help_panel=OUTPUT,
+        help="PNG compression 0-9 (default 1: fast; 9: smallest; 0: none).",
+    ),
 ]
 ForceOpt = Annotated[
     bool,
