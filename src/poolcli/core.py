@@ -589,7 +589,7 @@ def _order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int)
             decode(value, res[lo:hi, c0:c1])
             scratch.put(value)
 
-        _for_bands(_sub_axis(rows, r0, r1), cols.size * x3.shape[2] * x3.itemsize, workers, run)
+        _for_bands(rows.windows(r0, r1), cols.size * x3.shape[2] * x3.itemsize, workers, run)
         edges = [
             (0, r0, 0, cols.out),
             (r1, rows.out, 0, cols.out),
@@ -618,21 +618,6 @@ def _planes(block: np.ndarray, name: str) -> tuple[np.ndarray, Decoder]:
 
 def _copy_into(values: np.ndarray, out: np.ndarray) -> None:
     out[...] = values
-
-
-def _sub_axis(ax: Axis, lo: int, hi: int) -> Axis:
-    """The windows ``lo..hi-1`` of ``ax`` as an axis of their own (for banding a sub-range)."""
-    return Axis(
-        ax.size,
-        hi - lo,
-        ax.index[lo:hi],
-        ax.valid[lo:hi],
-        ax.padded_count[lo:hi],
-        ax.stride,
-        ax.kernel,
-        ax.dilation,
-        ax.pad,
-    )
 
 
 def _gathered(

@@ -92,6 +92,22 @@ class Axis:
         full = np.flatnonzero(self.valid.all(axis=1))
         return (int(full[0]), int(full[-1]) + 1) if full.size else (0, 0)
 
+    def windows(self, lo: int, hi: int, *, rebase: bool = False) -> Axis:
+        """The windows ``lo..hi-1`` as an axis of their own; with ``rebase``, their cells are
+        numbered from the first input cell they read (for a block cut out of the input)."""
+        first, last = self.span(lo, hi) if rebase else (0, self.size)
+        return Axis(
+            last - first,
+            hi - lo,
+            self.index[lo:hi] - first,
+            self.valid[lo:hi],
+            self.padded_count[lo:hi],
+            self.stride,
+            self.kernel,
+            self.dilation,
+            self.pad,
+        )
+
     def describe(self) -> str:
         if self.stride is None:
             return f"adaptive {self.size}->{self.out}"

@@ -38,6 +38,7 @@ import numpy as np
 from poolcli import core, order
 from poolcli.errors import UnsupportedError, WindowError
 from poolcli.geometry import Axis, make_axes
+from poolcli.modes import DEFAULTS
 
 # Global median/mode from a histogram: dtype -> (bins, offset that makes values indices).
 _HISTOGRAM = {
@@ -52,14 +53,14 @@ _WITNESSES = 3
 def pool_dask(
     x: Any,
     mode: str,
-    kernel_size: object = 2,
-    stride: object = None,
-    padding: object = 0,
-    dilation: object = 1,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-    output_size: object = None,
-    p: float = 2.0,
+    kernel_size: object = DEFAULTS["kernel_size"],
+    stride: object = DEFAULTS["stride"],
+    padding: object = DEFAULTS["padding"],
+    dilation: object = DEFAULTS["dilation"],
+    ceil_mode: bool = DEFAULTS["ceil_mode"],
+    count_include_pad: bool = DEFAULTS["count_include_pad"],
+    output_size: object = DEFAULTS["output_size"],
+    p: float = DEFAULTS["p"],
     *,
     threads: int | None = None,
 ) -> Any:
@@ -263,22 +264,6 @@ def _gather(x: Any, spans: list[tuple[int, int]], axis: int) -> Any:
     return x.rechunk({axis: tuple(b - a for a, b in spans)})
 
 
-def _window_range(ax: Axis, lo: int, hi: int) -> Axis:
-    """Windows ``lo..hi-1`` of ``ax``, indexed from the first input cell they read."""
-    first, last = ax.span(lo, hi)
-    return Axis(
-        last - first,
-        hi - lo,
-        ax.index[lo:hi] - first,
-        ax.valid[lo:hi],
-        ax.padded_count[lo:hi],
-        ax.stride,
-        ax.kernel,
-        ax.dilation,
-        ax.pad,
-    )
-
-
 def _pool_block(
     region: np.ndarray,
     *witnesses: np.ndarray,
@@ -292,8 +277,8 @@ def _pool_block(
     """Pool one block's input region with its slice of the image's windows (core.pool's body)."""
     rows, cols = _axes(shape_hw, geometry)
     i, j = block_id[0], block_id[1]
-    sub_rows = _window_range(rows, row_cuts[i], row_cuts[i + 1])
-    sub_cols = _window_range(cols, col_cuts[j], col_cuts[j + 1])
+    sub_rows = rows.windows(row_cuts[i], row_cuts[i + 1], rebase=True)
+    sub_cols = cols.windows(col_cuts[j], col_cuts[j + 1], rebase=True)
     if region.shape[:2] != (sub_rows.size, sub_cols.size):  # a planning bug, never the data
         raise AssertionError(f"block {block_id}: region {region.shape} does not fit its windows")
     data = _as_data(region)
