@@ -113,3 +113,31 @@ def test_corpus_file(name: str, mode: str, outcome: str, tmp_path: Path) -> None
         assert result.stderr.startswith(f"poolcli: error: {path}: ")
         assert record["status"] == "error" and record["error"]
         assert written == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "crash-0c7e0e8e11ce787078f00b5b0ca409a167f070e0.tif",  # libtiff warns, then fails
+        "hopper_webp.tif",  # libtiff prints three lines of its own
+    ],
+)
+def test_c_library_chatter_stays_off_stderr(name: str, tmp_path: Path) -> None:
+    """libtiff writes to descriptor 2 directly: a real process must still show one line."""
+    import subprocess
+    import sys
+
+    source = CORPUS / name
+    if not source.exists():
+        pytest.skip(f"{name} is not in this corpus")
+    out = tmp_path / "out.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "poolcli", "max", str(source), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("poolcli: error: ")
+    assert name in proc.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []

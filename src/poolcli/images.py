@@ -45,10 +45,11 @@ import io
 import os
 import stat
 import struct
+import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -589,9 +590,35 @@ def _decode_guarded(fp: Any, label: str, max_pixels: int | None) -> Picture:
                 warnings.filterwarnings("ignore", category=UserWarning)
                 warnings.filterwarnings("ignore", ".* format is deprecated", DeprecationWarning)
                 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-                return _decode(fp, label)
+                with _c_stderr_silenced():
+                    return _decode(fp, label)
         finally:
             Image.MAX_IMAGE_PIXELS = saved
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while Pillow's C decoders run.
+
+    libtiff and libjpeg print warnings about corrupt data straight to descriptor 2, beneath
+    Python: a bad file would show their lines before poolcli's own one-line error. What the
+    decoder has to say that matters comes back as an exception.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 at all: nothing to silence
+        yield
+        return
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _decode(fp: Any, label: str) -> Picture:
