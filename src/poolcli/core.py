@@ -142,13 +142,7 @@ def pool(
         )
     name = resolve_mode(mode)
     x = np.asarray(x)
-    if x.ndim not in (2, 3):
-        raise UnsupportedError(f"expected an (H, W) or (H, W, C) array, got shape {x.shape}")
-    if x.dtype not in DTYPES:
-        supported = ", ".join(str(d) for d in DTYPES)
-        raise UnsupportedError(f"dtype {x.dtype} is not supported (supported: {supported})")
-    if name == "lp" and not (isinstance(p, (int, float, np.number)) and 0 < float(p) < np.inf):
-        raise UnsupportedError(f"lp pooling needs a finite p > 0, got {p!r}")
+    check_input(name, x.shape, x.dtype, p)
     try:
         rows, cols = make_axes(
             x.shape[:2], kernel_size, stride, padding, dilation, ceil_mode, output_size
@@ -181,6 +175,17 @@ def pool(
         if x.dtype == np.bool_ and name != "sum":
             result = result.astype(np.bool_)
     return result if x.ndim == 3 else result[:, :, 0]
+
+
+def check_input(name: str, shape: tuple[int, ...], dtype: np.dtype, p: object) -> None:
+    """Raise :class:`UnsupportedError` for an array or ``p`` that :func:`pool` cannot take."""
+    if len(shape) not in (2, 3):
+        raise UnsupportedError(f"expected an (H, W) or (H, W, C) array, got shape {shape}")
+    if dtype not in DTYPES:
+        supported = ", ".join(str(d) for d in DTYPES)
+        raise UnsupportedError(f"dtype {dtype} is not supported (supported: {supported})")
+    if name == "lp" and not (isinstance(p, (int, float, np.number)) and 0 < float(p) < np.inf):
+        raise UnsupportedError(f"lp pooling needs a finite p > 0, got {p!r}")
 
 
 def _quiet_floats() -> Any:

@@ -120,14 +120,7 @@ def pool_dask(
         raise UnsupportedError(
             f"dask array of unknown shape {x.shape}: call x.compute_chunk_sizes() first"
         )
-    # core.pool's checks and messages, in its order (it cannot run them: x is not in memory).
-    if x.ndim not in (2, 3):
-        raise UnsupportedError(f"expected an (H, W) or (H, W, C) array, got shape {x.shape}")
-    if x.dtype not in core.DTYPES:
-        supported = ", ".join(str(d) for d in core.DTYPES)
-        raise UnsupportedError(f"dtype {x.dtype} is not supported (supported: {supported})")
-    if name == "lp" and not (isinstance(p, (int, float, np.number)) and 0 < float(p) < np.inf):
-        raise UnsupportedError(f"lp pooling needs a finite p > 0, got {p!r}")
+    core.check_input(name, x.shape, x.dtype, p)  # the same checks and messages as core.pool
     geometry = _hashable((kernel_size, stride, padding, dilation, ceil_mode, output_size))
     try:
         rows, cols = _axes(x.shape[:2], geometry)
