@@ -223,6 +223,30 @@ def test_run_job_writes_what_the_library_gives_and_times_it(tmp_path: Path) -> N
     np.testing.assert_array_equal(pixels(tmp_path / "o.png"), pooled(src, "avg", **kwargs))
 
 
+def test_a_worker_pools_and_encodes_on_one_thread(tmp_path: Path, monkeypatch) -> None:
+    # Worker processes share the CPUs: each must keep to one thread for pooling and encoding.
+    from poolcli import images, pngwrite
+
+    calls: dict[str, dict] = {}
+    pool_picture, encode_png = images.pool_picture, pngwrite.encode_png
+
+    def pool_spy(*args, **kwargs):
+        calls["pool"] = kwargs
+        return pool_picture(*args, **kwargs)
+
+    def encode_spy(image, **kwargs):
+        calls["encode"] = kwargs
+        return encode_png(image, **kwargs)
+
+    monkeypatch.setattr(images, "pool_picture", pool_spy)
+    monkeypatch.setattr(pngwrite, "encode_png", encode_spy)
+    src = write_image(tmp_path / "a.png", size=(7, 9))
+    record = batch._work(job(src, tmp_path / "o.png"))
+    assert record.status == "ok"
+    assert calls["pool"]["threads"] == 1 and calls["encode"]["threads"] == 1
+    np.testing.assert_array_equal(pixels(tmp_path / "o.png"), pooled(src, "max", kernel_size=2))
+
+
 @pytest.mark.parametrize(
     ("content", "why"),
     [(b"", "empty file"), (b"GIF89a" + b"\0" * 20, ""), (None, "no such file")],

@@ -900,3 +900,25 @@ def test_small_images_are_pooled_whole():
     assert images._band_rows(Image.new("RGB", (2048, 2048)), "max", {}) is None  # 12 MiB
     # 48 MiB of array: bands of 2 MiB, 170 rows (an even number, for the 2x2 windows)
     assert images._band_rows(Image.new("RGB", (4096, 4096)), "max", {}) == 170
+
+
+def test_threads_reach_the_png_encoder_and_change_no_byte(monkeypatch, tmp_path):
+    from poolcli import pngwrite
+
+    seen = []
+    encode = pngwrite.encode_png
+
+    def spy(image, **kwargs):
+        seen.append(kwargs["threads"])
+        return encode(image, **kwargs)
+
+    monkeypatch.setattr(pngwrite, "encode_png", spy)
+    monkeypatch.setattr(pngwrite, "_BAND_BYTES", 4096)  # many bands, so threads matter
+    pixels = np.random.default_rng(0).integers(0, 256, (97, 61, 3), dtype=np.uint8)
+    pic = images.Picture([Image.fromarray(pixels)])
+    one = images.encode_picture(pic, "png", threads=1)
+    default = images.encode_picture(pic, "png")
+    images.write_picture(pic, tmp_path / "a.png", threads=2)
+    assert seen == [1, None, 2]
+    assert one == default == (tmp_path / "a.png").read_bytes()
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(one))), pixels)

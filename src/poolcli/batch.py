@@ -631,7 +631,8 @@ def run_job(job: Job, threads: int | None = None) -> PoolRecord:
     ----------
     job : Job
     threads : int, optional
-        Threads for the pooling (:func:`poolcli.pool`'s ``threads``); default: the core's own.
+        Threads for the pooling (:func:`poolcli.pool`'s ``threads``) and the PNG encoder;
+        default: one per CPU for large images.
 
     Returns
     -------
@@ -647,7 +648,7 @@ def run_job(job: Job, threads: int | None = None) -> PoolRecord:
     pool_timed(
         record,
         lambda: _read(job.source, name, recipe.read_kwargs),
-        lambda pic: _write(pic, job.target, recipe),
+        lambda pic: _write(pic, job.target, recipe, threads),
         recipe,
         threads,
     )
@@ -708,10 +709,14 @@ def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
     return images.read_picture(data, name=name, **read_kwargs)
 
 
-def _write(pic: Picture, target: str, recipe: Recipe) -> None:
+def _write(pic: Picture, target: str, recipe: Recipe, threads: int | None = None) -> None:
     from poolcli import images
 
-    encoding = {"quality": recipe.quality, "compress_level": recipe.compress_level}
+    encoding = {
+        "quality": recipe.quality,
+        "compress_level": recipe.compress_level,
+        "threads": threads,
+    }
     if not _is_url(target):
         images.write_picture(pic, target, format=recipe.format, force=recipe.force, **encoding)
         return

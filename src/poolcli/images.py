@@ -749,6 +749,7 @@ def encode_picture(
     *,
     quality: int | None = None,
     compress_level: int | None = None,
+    threads: int | None = None,
 ) -> bytes:
     """Encode ``pic`` as a ``format`` file in memory (all frames, metadata where it fits).
 
@@ -762,6 +763,9 @@ def encode_picture(
     RGB for WebP, ``I;16L`` to ``I;16`` and ``I`` with values in 0..65535 to ``I;16`` for PNG,
     ``PA`` to ``RGBA`` for PNG/GIF/WebP, ``RGBX`` to ``RGB`` for PNG. GIF quantizes to 256 colours,
     as the format requires. Anything else the format cannot hold raises.
+
+    ``threads`` caps the threads :mod:`poolcli.pngwrite` encodes on (default: one per CPU); a
+    process that shares the CPUs with others, such as a batch worker, passes 1.
 
     Raises
     ------
@@ -795,6 +799,7 @@ def encode_picture(
                 icc_profile=params.get("icc_profile"),
                 dpi=params.get("dpi"),
                 exif=params.get("exif"),
+                threads=threads,
             )
         if len(frames) > 1:
             frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], **params)
@@ -915,6 +920,7 @@ def write_picture(
     quality: int | None = None,
     compress_level: int | None = None,
     force: bool = False,
+    threads: int | None = None,
 ) -> Path:
     """Encode ``pic`` and write it to ``path`` atomically.
 
@@ -929,7 +935,7 @@ def write_picture(
     ----------
     format : str, optional
         Pillow format name or suffix; default from ``path``'s suffix.
-    quality, compress_level, force
+    quality, compress_level, threads, force
         See :func:`encode_picture`; ``force`` allows replacing an existing file.
 
     Returns
@@ -961,7 +967,9 @@ def write_picture(
     if not force and os.path.lexists(path):
         raise ImageError(f"{path}: already exists (force overwrites it)")
     try:
-        data = encode_picture(pic, fmt, quality=quality, compress_level=compress_level)
+        data = encode_picture(
+            pic, fmt, quality=quality, compress_level=compress_level, threads=threads
+        )
     except PoolError as err:
         raise type(err)(f"{path}: {err}") from None
     _write_atomic(path, data, force=force)
