@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -428,3 +429,42 @@ def replace_index(j: Job, index: int) -> Job:
     from dataclasses import replace
 
     return replace(j, index=index)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_workers_are_forked_only_from_a_single_threaded_process() -> None:
+    import threading
+
+    assert threading.active_count() == 1, "another test left a thread running"
+    assert batch._context([]).get_start_method() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:  # a fork would copy a process whose other thread may hold a lock
+        assert batch._context([]).get_start_method() in ("forkserver", "spawn")
+    finally:
+        stop.set()
+        other.join()
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_forked_or_served_workers_give_the_same_files(tmp_path: Path, threaded: bool) -> None:
+    import threading
+
+    sources = [write_image(tmp_path / f"{i}.png", seed=i, size=(9 + i, 7)) for i in range(4)]
+    jobs = [replace_index(job(s, tmp_path / f"o{s.stem}.png"), i) for i, s in enumerate(sources)]
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    if threaded:
+        other.start()
+    try:
+        records = [record for _, record in batch.run(jobs, workers=2)]
+    finally:
+        stop.set()
+        if threaded:
+            other.join()
+    assert [r.status for r in records] == ["ok"] * 4
+    for s in sources:
+        np.testing.assert_array_equal(
+            pixels(tmp_path / f"o{s.stem}.png"), pooled(s, "max", kernel_size=2)
+        )

@@ -641,22 +641,17 @@ class PoolRun:
         jobs = self.many.jobs or batch.cpu_count()
         start = time.perf_counter()
         stopped: int | None = None  # the exit status of an interrupted run
+        todo = plan.jobs
+        if self.many.fail_fast and any(r.status == "error" for _, r in plan.done):
+            todo = []
         with contextlib.ExitStack() as stack:
             stack.enter_context(batch.terminate_on_sigterm())
-            advance = stack.enter_context(report.progress(total, enabled=self._chatty(total)))
             try:
-                for index, record in plan.done:
-                    finished.append((index, record))
-                    self._emit(record)
-                    advance()
-                todo = plan.jobs
-                if self.many.fail_fast and any(r.status == "error" for _, r in finished):
-                    todo = []
-                workers = batch.workers_for(todo, jobs)
                 try:
+                    # Before the progress bar: its thread would keep the workers from forking.
                     results = batch.run(
                         todo,
-                        workers=workers,
+                        workers=batch.workers_for(todo, jobs),
                         threads=jobs,
                         scheduler=self.many.scheduler,
                         preload=[__name__],  # the poolcli script imports this module
@@ -664,13 +659,18 @@ class PoolRun:
                 except OSError as err:  # the Dask scheduler cannot be reached
                     report.print_error(str(self.many.scheduler), _os_cause(err))
                     return 1
-                with contextlib.closing(results):
-                    for job, record in results:
-                        finished.append((job.index, record))
-                        self._emit(record)
-                        advance()
-                        if self.many.fail_fast and record.status == "error":
-                            break
+                stack.enter_context(contextlib.closing(results))
+                advance = stack.enter_context(report.progress(total, enabled=self._chatty(total)))
+                for index, record in plan.done:
+                    finished.append((index, record))
+                    self._emit(record)
+                    advance()
+                for job, record in results:
+                    finished.append((job.index, record))
+                    self._emit(record)
+                    advance()
+                    if self.many.fail_fast and record.status == "error":
+                        break
             except KeyboardInterrupt:
                 stopped = 130
             except batch.Terminated:
