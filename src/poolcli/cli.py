@@ -16,7 +16,6 @@ names another.
 
 import contextlib
 import inspect
-import logging
 import math
 import os
 import sys
@@ -451,6 +450,8 @@ def _root(
     """Downsample images by pooling: poolcli MODE INPUT... [options]."""
     # Pillow logs why a corrupt file failed (e.g. TIFF tags) on top of raising; with no logging
     # set up Python would print that to stderr, beside the one error line that already says it.
+    import logging  # here, not at the top: 4 ms that --help and --version do not need
+
     pil = logging.getLogger("PIL")
     if not pil.handlers:
         pil.addHandler(logging.NullHandler())
