@@ -468,3 +468,18 @@ def test_forked_or_served_workers_give_the_same_files(tmp_path: Path, threaded: 
         np.testing.assert_array_equal(
             pixels(tmp_path / f"o{s.stem}.png"), pooled(s, "max", kernel_size=2)
         )
+
+
+def test_workers_start_with_run_and_stop_when_closed_before_any_result(tmp_path: Path) -> None:
+    import multiprocessing
+
+    sources = [write_image(tmp_path / f"{i}.png", seed=i) for i in range(3)]
+    jobs = [replace_index(job(s, tmp_path / f"o{s.stem}.png"), i) for i, s in enumerate(sources)]
+    before = set(multiprocessing.active_children())
+    results = batch.run(jobs, workers=2)
+    started = set(multiprocessing.active_children()) - before
+    assert len(started) == 2  # forked (or served) before the first result is asked for
+    results.close()  # type: ignore[attr-defined]
+    for process in started:
+        process.join(timeout=10)
+    assert not any(process.is_alive() for process in started)

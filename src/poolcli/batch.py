@@ -61,7 +61,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from poolcli.errors import ImageError, PoolError
 
@@ -780,7 +780,8 @@ def run(
 
     Notes
     -----
-    Close the iterator (``contextlib.closing``) to stop early: jobs not started are cancelled,
+    Worker processes start when ``run`` is called, before the first outcome is asked for. Close
+    the iterator (``contextlib.closing``) to stop early: jobs not started are cancelled,
     worker processes are stopped with SIGTERM and remove the file they were writing. When a
     worker process dies (killed, out of memory) the pool cannot go on: every job not finished
     yet gets an error record that says so.
@@ -789,11 +790,12 @@ def run(
         return _run_dask(jobs, scheduler)
     if workers <= 1 or len(jobs) <= 1:
         return _run_here(jobs, threads)
-    # The processes start now, not when the iteration starts: a caller that then starts threads
-    # (a progress bar) does not keep them from being forked.
-    workers = min(workers, len(jobs))
-    executor, lifeline = _start_processes(workers, [*_PRELOAD, *preload])
-    return _run_processes(jobs, workers, executor, lifeline)
+    results = _run_processes(jobs, min(workers, len(jobs)), [*_PRELOAD, *preload])
+    # Its first step starts the processes now, not at the first result: a caller that starts a
+    # thread meanwhile (a progress bar) does not keep them from being forked, and closing the
+    # iterator at any point stops them.
+    next(results)
+    return cast(Iterator[Outcome], results)
 
 
 # Work a worker process should have before it is worth starting: about a third of a second of
@@ -866,15 +868,18 @@ def _start_processes(workers: int, preload: list[str]) -> tuple[Any, tuple[Conne
 
 
 def _run_processes(
-    jobs: Sequence[Job], workers: int, executor: Any, lifeline: tuple[Connection, ...]
-) -> Iterator[Outcome]:
+    jobs: Sequence[Job], workers: int, preload: list[str]
+) -> Iterator[Outcome | None]:
+    """The jobs' outcomes as they finish, after one ``None`` once the processes have started."""
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    executor, lifeline = _start_processes(workers, preload)
     pending: dict[Future[PoolRecord], Job] = {}
     queue = iter(jobs)
     broken = clean = False
     try:
+        yield None
         while True:
             # Only a few jobs queued ahead, so stopping early leaves little to cancel.
             while not broken and len(pending) < 2 * workers and (job := next(queue, None)):
