@@ -826,8 +826,9 @@ def start_worker_server(preload: Sequence[str] = ()) -> None:
     """Start the process that worker processes are forked from now, so that its start-up (a
     third of a second: Python, NumPy, Pillow) overlaps with the caller's own work.
 
-    Optional: :func:`run` starts it when it is not running. Nothing happens where there is no
-    ``forkserver`` start method (Windows), or when it runs already.
+    Optional: :func:`run` starts it when it is not running. Nothing happens where the workers
+    are forked from this process itself (Linux, no other thread running), where there is no
+    ``forkserver`` start method (Windows), or when the server runs already.
     """
     context = _context([*_PRELOAD, *preload])
     if context.get_start_method() == "forkserver":
