@@ -90,3 +90,35 @@ def distinct_palette(n: int) -> list[int]:
     colours = [(r, g, b) for r in levels for g in levels for b in levels][::3][:n]
     assert len(colours) == n
     return [v for c in colours for v in c]
+
+
+def numpy_stats(a: np.ndarray) -> list[dict]:
+    """Per-channel max, min, mean, median and std, in float64: what ``stats`` should report."""
+    planes = a[:, :, None] if a.ndim == 2 else a
+    out = []
+    for c in range(planes.shape[2]):
+        v = planes[:, :, c].astype(np.float64)
+        out.append(
+            {
+                "max": v.max(),
+                "min": v.min(),
+                "mean": v.mean(),
+                "median": np.median(v),
+                "std": v.std(),
+            }
+        )
+    return out
+
+
+# The keys every pooling record's JSON line carries (README, "Command line").
+POOL_JSON_KEYS = {
+    "input",
+    "output",
+    "status",
+    "error",
+    "input_shape",
+    "output_shape",
+    "image_mode",
+    "dtype",
+    "seconds",
+}

@@ -18,6 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import poolcli
+from conftest import POOL_JSON_KEYS
 from poolcli import core
 from poolcli.cli import app
 
@@ -459,19 +460,6 @@ def test_single_input_has_no_summary_row(rgb: Path) -> None:
     assert "inputs" not in result.stderr
 
 
-JSON_KEYS = {
-    "input",
-    "output",
-    "status",
-    "error",
-    "input_shape",
-    "output_shape",
-    "image_mode",
-    "dtype",
-    "seconds",
-}
-
-
 def test_json_lines_on_stdout(rgb: Path, gray: Path, tmp_path: Path) -> None:
     missing = tmp_path / "missing.png"
     result = invoke("max", rgb, missing, gray, "--json")
@@ -482,7 +470,7 @@ def test_json_lines_on_stdout(rgb: Path, gray: Path, tmp_path: Path) -> None:
     records.sort(key=lambda r: order.index(r["input"]))
     assert [r["input"] for r in records] == order
     for r in records:
-        assert JSON_KEYS <= set(r)
+        assert POOL_JSON_KEYS <= set(r)
         assert set(r["seconds"]) == {"load", "pool", "save"}
     ok, failed, ok2 = records
     assert ok["status"] == "ok" and ok["error"] is None

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from conftest import numpy_stats
 from poolcli import pool, visual
 from poolcli.cli import COMPARE_MODES, COMPARE_NAME, COMPARE_PANEL, app
 from poolcli.visual import (
@@ -357,23 +358,6 @@ def test_show_errors_and_stdin() -> None:
 
 
 # --------------------------------------------------------------------------- stats
-
-
-def numpy_stats(a: np.ndarray) -> list[dict]:
-    planes = a[:, :, None] if a.ndim == 2 else a
-    out = []
-    for c in range(planes.shape[2]):
-        v = planes[:, :, c].astype(np.float64)
-        out.append(
-            {
-                "max": v.max(),
-                "min": v.min(),
-                "mean": v.mean(),
-                "median": np.median(v),
-                "std": v.std(),
-            }
-        )
-    return out
 
 
 def test_stats_json_matches_numpy() -> None:

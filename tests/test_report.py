@@ -6,6 +6,7 @@ import json
 import pytest
 from rich.console import Console
 
+from conftest import POOL_JSON_KEYS
 from poolcli import report
 from poolcli.report import InfoRecord, PoolRecord, Seconds
 
@@ -38,17 +39,7 @@ def render(table: object, width: int = 200) -> str:
 
 def test_json_line_has_the_documented_keys_and_plain_types() -> None:
     data = json.loads(report.json_line(ok_record()))
-    assert set(data) >= {
-        "input",
-        "output",
-        "status",
-        "error",
-        "input_shape",
-        "output_shape",
-        "image_mode",
-        "dtype",
-        "seconds",
-    }
+    assert set(data) >= POOL_JSON_KEYS
     assert data["input_shape"] == [5, 7, 3] and data["output_shape"] == [2, 3, 3]
     assert data["seconds"] == {"load": 0.25, "pool": 0.125, "save": 0.5}
     assert data["status"] == "ok" and data["error"] is None

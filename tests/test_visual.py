@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import numpy_stats
 from poolcli import pool
 from poolcli.errors import WindowError
 from poolcli.visual import (
@@ -360,23 +361,6 @@ def test_preview_rejects_no_space():
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def numpy_stats(a: np.ndarray) -> list[dict]:
-    planes = as_rgb(a)[:, :, :1] if a.ndim == 2 else a
-    out = []
-    for c in range(planes.shape[2]):
-        v = planes[:, :, c].astype(np.float64)
-        out.append(
-            {
-                "min": v.min(),
-                "max": v.max(),
-                "mean": v.mean(),
-                "median": np.median(v),
-                "std": v.std(),
-            }
-        )
-    return out
 
 
 def check_stats(stats: list[dict], a: np.ndarray, names: list[str]) -> None:
