@@ -62,10 +62,6 @@ def decoded(sheet: Image.Image) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue()))
 
 
-def as_rgb(a: np.ndarray) -> np.ndarray:
-    return np.repeat(a[:, :, None], 3, axis=2) if a.ndim == 2 else a
-
-
 # --------------------------------------------------------------------------- sheet layout
 
 
