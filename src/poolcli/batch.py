@@ -118,7 +118,11 @@ class Terminated(SystemExit):
 
 @dataclass
 class Seconds:
-    """Wall-clock seconds per stage; ``None`` for a stage the input never reached."""
+    """Wall-clock seconds per stage; ``None`` for a stage the input never reached.
+
+    ``load`` is how long the job waited for its decoded input: less than the decoding took when
+    the input was read ahead (:func:`read_ahead`) while poolcli did something else.
+    """
 
     load: float | None = None
     pool: float | None = None
@@ -149,11 +153,8 @@ class PoolRecord:
 
 def describe(record: Any, pic: Picture) -> None:
     """Fill in a record's ``input_shape``, ``image_mode``, ``dtype`` and ``frames``."""
-    from poolcli import images
-
-    first = pic.frames[0]
-    record.input_shape, record.image_mode = shape_of(first), pic.mode
-    record.dtype, record.frames = images.image_dtype(first), pic.n_frames
+    record.input_shape, record.image_mode = pic.shape, pic.mode
+    record.dtype, record.frames = pic.dtype, pic.n_frames
 
 
 def shape_of(image: Any) -> tuple[int, int, int]:
@@ -627,7 +628,7 @@ def remove_stale_temps(targets: Iterable[str]) -> list[str]:
 # --- one job --------------------------------------------------------------------------------------
 
 
-def run_job(job: Job, threads: int | None = None) -> PoolRecord:
+def run_job(job: Job, threads: int | None = None, then: Job | None = None) -> PoolRecord:
     """Read, pool and write one file, timing each stage.
 
     Parameters
@@ -636,6 +637,9 @@ def run_job(job: Job, threads: int | None = None) -> PoolRecord:
     threads : int, optional
         Threads for the pooling (:func:`poolcli.pool`'s ``threads``) and the PNG encoder;
         default: one per CPU for large images.
+    then : Job, optional
+        The job that comes next: its input is read ahead (:func:`read_ahead`) from the moment
+        this one's is read, while this one is pooled and written.
 
     Returns
     -------
@@ -648,9 +652,17 @@ def run_job(job: Job, threads: int | None = None) -> PoolRecord:
     name = job.name or job.source
     record = PoolRecord(name, output=job.output_name or job.target, mode=recipe.mode)
     record.window = recipe.window
+
+    def read() -> Picture:
+        try:
+            return _read(job.source, name, recipe.read_kwargs)
+        finally:
+            if then is not None:
+                read_ahead(then.source, then.recipe.read_kwargs)
+
     pool_timed(
         record,
-        lambda: _read(job.source, name, recipe.read_kwargs),
+        read,
         lambda pic: _write(pic, job.target, recipe, threads),
         recipe,
         threads,
@@ -686,7 +698,7 @@ def pool_timed(
         extra = {} if threads is None else {"threads": threads}
         pooled = images.pool_picture(pic, recipe.mode, **recipe.pool_kwargs, **extra)
         seconds.pool = time.perf_counter() - start
-        record.output_shape = shape_of(pooled.frames[0])
+        record.output_shape = pooled.shape
         del pic  # the decoded input is not needed while encoding: it is most of the peak memory
 
         start = time.perf_counter()
@@ -703,6 +715,10 @@ def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
     from poolcli import images
 
     if not _is_url(source):
+        early = _read_ahead.pop(_ahead_key(source, read_kwargs), None)
+        pic = early.result() if early is not None else None
+        if pic is not None:
+            return pic
         return images.read_picture(source, name=name, **read_kwargs)
     fs, path = _filesystem(source)
     try:
@@ -710,6 +726,61 @@ def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
     return images.read_picture(data, name=name, **read_kwargs)
+
+
+class _Ahead:
+    """The outcome of :func:`poolcli.images.read_fast` on a thread of its own."""
+
+    def __init__(self, source: str, read_kwargs: Mapping[str, Any]) -> None:
+        self._pic: Picture | None = None
+        self._args = source, dict(read_kwargs)
+        self._thread = threading.Thread(target=self._work, name="poolcli-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        from poolcli import images
+
+        source, kwargs = self._args
+        self._pic = images.read_fast(source, **kwargs)
+
+    def result(self) -> Picture | None:
+        """The picture (once: the reference is handed over), or ``None``; waits for the thread
+        to end."""
+        self._thread.join()
+        pic, self._pic = self._pic, None
+        return pic
+
+
+_read_ahead: dict[tuple[str, tuple[tuple[str, Any], ...]], _Ahead] = {}
+
+
+def _ahead_key(
+    source: str, read_kwargs: Mapping[str, Any]
+) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    return source, tuple(sorted(read_kwargs.items()))
+
+
+def read_ahead(source: str, read_kwargs: Mapping[str, Any]) -> None:
+    """Start reading the local file ``source`` on a thread of its own, for the next
+    :func:`run_job` (or :func:`pool_timed` through ``_read``) that reads it with the same
+    ``read_kwargs``.
+
+    Only what the fast decoders take is read ahead (:func:`poolcli.images.read_fast`: a plain
+    PNG or JPEG, with imagecodecs installed); the decoder releases the GIL, so the file is decoded
+    while this thread goes on (importing the rest of poolcli, pooling and writing the file
+    before). Anything else, and any failure, is read when the job comes, as without it.
+    """
+    key = _ahead_key(source, read_kwargs)
+    if not _is_url(source) and key not in _read_ahead:
+        _read_ahead[key] = _Ahead(source, read_kwargs)
+
+
+def drop_read_ahead() -> None:
+    """Forget every file read ahead and not used (waiting for the reads still running, so that
+    no thread is left behind: worker processes are forked only from a single-threaded one)."""
+    while _read_ahead:
+        _, ahead = _read_ahead.popitem()
+        ahead.result()
 
 
 def _write(pic: Picture, target: str, recipe: Recipe, threads: int | None = None) -> None:
@@ -818,8 +889,8 @@ def workers_for(jobs: Sequence[Job], cores: int) -> int:
 
 
 def _run_here(jobs: Sequence[Job], threads: int | None) -> Iterator[Outcome]:
-    for job in jobs:
-        yield job, run_job(job, threads)
+    for i, job in enumerate(jobs):
+        yield job, run_job(job, threads, then=jobs[i + 1] if i + 1 < len(jobs) else None)
 
 
 def start_worker_server(preload: Sequence[str] = ()) -> None:

@@ -481,6 +481,17 @@ class Batch:
     scheduler: str | None = None
 
 
+def _read_early(source: str, max_pixels: int | None) -> None:
+    """Start decoding the one input file now, on a thread of its own, if it is a file a fast
+    decoder takes (:func:`poolcli.batch.read_ahead`): while it decodes, with the GIL released,
+    this thread imports NumPy and the rest and checks the options. If they turn out wrong, or
+    the file is left alone (it exists and --skip-existing...), the decoding was for nothing."""
+    if os.path.isfile(source):
+        from poolcli import batch
+
+        batch.read_ahead(source, _max_pixels(max_pixels))
+
+
 def _add_mode_command(info: ModeInfo) -> None:
     takes_p = "p" in info.params
 
@@ -512,6 +523,8 @@ def _add_mode_command(info: ModeInfo) -> None:
         fail_fast: FailFastOpt = False,
         scheduler: SchedulerOpt = None,
     ) -> None:
+        if len(inputs) == 1 and not skip_existing and STDIN not in (inputs[0], output):
+            _read_early(inputs[0], max_pixels)
         window = _window(
             kernel,
             stride,
@@ -526,7 +539,14 @@ def _add_mode_command(info: ModeInfo) -> None:
         out = Output(output, out_dir, name, format, quality, compress_level, force)
         many = Batch(recursive, jobs, skip_existing, fail_fast, scheduler or None)
         run = PoolRun(info.name, window, out, _max_pixels(max_pixels), json, quiet, many, preview)
-        raise typer.Exit(run.process(inputs))
+        try:
+            status = run.process(inputs)
+        finally:
+            if len(inputs) == 1:
+                from poolcli import batch
+
+                batch.drop_read_ahead()  # read early and then not pooled: a failed check
+        raise typer.Exit(status)
 
     if not takes_p:  # keep --p out of the other commands and their help
         signature = inspect.signature(command)
@@ -1017,7 +1037,7 @@ def pyramid(
                 record.seconds.load = loaded
             record.window = _level_window(how)
             _describe(record, pic)
-            record.output_shape = _shape(pooled.frames[0])
+            record.output_shape = pooled.shape
             exists = os.path.lexists(out)
             if input_id is not None and _file_id(out) == input_id:
                 raise ImageError(f"output {out} is the input; not writing over it")

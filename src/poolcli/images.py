@@ -49,15 +49,14 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import ExifTags, Image, ImageMode, ImageOps, UnidentifiedImageError
 
-from poolcli import pngwrite
+from poolcli import decoders, pngwrite
 from poolcli.core import pool, resolve_mode
 from poolcli.errors import ImageError, PoolError, UnsupportedError, WindowError
 from poolcli.geometry import make_axes
@@ -128,11 +127,12 @@ _WINDOW_KWARGS = {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "
 _BAND_KWARGS = _WINDOW_KWARGS | {"count_include_pad", "threads"}
 # EXIF orientations that ImageOps.exif_transpose turns or flips (1 and unknown values: none).
 _TRANSPOSED = frozenset(range(2, 9))
+# Modes a Picture may hold as a uint8 array (what poolcli.decoders gives).
+_ARRAY_MODES = frozenset({"L", "RGB", "RGBA"})
 # Pillow's decompression-bomb limit is a module global: reads that change it take this lock.
 _PIXELS_LOCK = threading.Lock()
 
 
-@dataclass
 class Picture:
     """A decoded image file: its frames, its format and what writing it back needs.
 
@@ -142,30 +142,94 @@ class Picture:
     ``default_image`` (APNG), ``compression`` (lossless TIFF compression). Per-frame data such as
     a palette's ``transparency`` stays in each frame's own ``info``.
 
+    A single-frame picture may instead hold its pixels as a NumPy array (``array``, with the
+    Pillow ``mode`` they stand for: ``L``, ``RGB`` or ``RGBA``, uint8): what the fast decoders
+    give (:mod:`poolcli.decoders`). It is pooled and written as PNG without ever becoming a
+    Pillow image; ``frames`` makes the Pillow image the first time it is asked for, and from
+    then on the picture holds that instead.
+
     >>> from PIL import Image
     >>> pic = Picture([Image.new("L", (4, 3))], "PNG")
-    >>> pic.size, pic.mode, pic.n_frames
-    ((4, 3), 'L', 1)
+    >>> pic.size, pic.mode, pic.n_frames, pic.shape, pic.dtype
+    ((4, 3), 'L', 1, (3, 4, 1), 'uint8')
+    >>> import numpy as np
+    >>> pic = Picture(array=np.zeros((3, 4, 3), np.uint8), mode="RGB")
+    >>> pic.size, pic.array is not None, pic.frames[0].mode, pic.array is None
+    ((4, 3), True, 'RGB', True)
     """
 
-    frames: list[Image.Image]
-    format: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        frames: Sequence[Image.Image] | None = None,
+        format: str | None = None,
+        info: dict[str, Any] | None = None,
+        *,
+        array: np.ndarray | None = None,
+        mode: str | None = None,
+    ) -> None:
+        if (frames is None) == (array is None):
+            raise TypeError("Picture takes frames or an array, not both")
+        if array is not None and (mode not in _ARRAY_MODES or array.dtype != np.uint8):
+            raise ValueError(f"an array picture is uint8 L, RGB or RGBA, not {mode} {array.dtype}")
+        self._frames = None if frames is None else list(frames)
+        self._array, self._mode = array, mode
+        self.format = format
+        self.info: dict[str, Any] = {} if info is None else info
+
+    def __repr__(self) -> str:
+        held = "array" if self._array is not None else f"{self.n_frames} frame(s)"
+        return f"<Picture {self.format} {self.mode} {self.size} {held}>"
+
+    @property
+    def frames(self) -> list[Image.Image]:
+        """The frames as Pillow images (made from ``array`` the first time)."""
+        if self._frames is None:
+            assert self._array is not None
+            a = self._array
+            image = Image.fromarray(a) if a.ndim == 2 else Image.fromarray(a, self._mode)
+            for key in ("icc_profile", "dpi"):  # what Pillow's decoder puts in a frame's info
+                if key in self.info:
+                    image.info[key] = self.info[key]
+            self._frames, self._array = [image], None
+        return self._frames
+
+    @property
+    def array(self) -> np.ndarray | None:
+        """The pixels of a picture held as an array, ``None`` for one held as Pillow frames."""
+        return self._array
 
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the first frame."""
+        if self._array is not None:
+            return self._array.shape[1], self._array.shape[0]
         return self.frames[0].size
 
     @property
     def mode(self) -> str:
         """Pillow mode of the first frame (later GIF frames may be ``RGB``/``RGBA``)."""
+        if self._array is not None:
+            assert self._mode is not None
+            return self._mode
         return self.frames[0].mode
 
     @property
     def n_frames(self) -> int:
         """Number of frames (pages)."""
-        return len(self.frames)
+        return 1 if self._array is not None else len(self.frames)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(H, W, C)`` of the first frame, as NumPy sees it."""
+        width, height = self.size
+        if self._array is not None:
+            return height, width, 1 if self._array.ndim == 2 else self._array.shape[2]
+        return height, width, len(self.frames[0].getbands())
+
+    @property
+    def dtype(self) -> str:
+        """NumPy dtype name of the first frame's pixels (see :func:`image_dtype`)."""
+        return "uint8" if self._array is not None else image_dtype(self.frames[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -574,6 +638,45 @@ def read_picture(
         return _decode_guarded(fp, label, max_pixels)
 
 
+def read_fast(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT) -> Picture | None:
+    """:func:`read_picture` of the file at ``path`` when a fast decoder (:mod:`poolcli.decoders`)
+    takes it, else ``None``, also for any file that cannot be read: :func:`read_picture` then
+    decodes it with Pillow, or says what is wrong with it.
+
+    Made to run on a thread of its own while the caller does something else (poolcli reads the
+    next file while it pools and writes the one before): it never writes to standard error and
+    leaves Python's warning filters alone, and the decoder itself releases the GIL.
+    """
+    try:
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            with _PIXELS_LOCK, warnings.catch_warnings():
+                # read_picture changes the limit and the filters under the same lock
+                warnings.simplefilter("ignore")
+                saved = Image.MAX_IMAGE_PIXELS
+                if max_pixels is DEFAULT:
+                    limit = None if saved is None else 2 * saved
+                else:
+                    limit = max_pixels
+                Image.MAX_IMAGE_PIXELS = None  # checked below, where going over is not an error
+                try:
+                    im = Image.open(f, formats=("PNG", "JPEG"))
+                    ok = decoders.candidate(im)
+                finally:
+                    Image.MAX_IMAGE_PIXELS = saved
+            with im:
+                if not ok or (limit is not None and im.width * im.height > limit):
+                    return None
+                pixels = decoders.decode_pixels(im, _file_bytes(f))
+                if pixels is None:
+                    return None
+                info = _picture_info(im.info, im.format, [im.info.get("duration")], [None])
+                return Picture(array=pixels, mode=im.mode, format=im.format, info=info)
+    except _DECODE_ERRORS:
+        return None
+
+
 def _decode_guarded(fp: Any, label: str, max_pixels: int | None) -> Picture:
     """:func:`_decode` with the decompression-bomb limit of ``max_pixels`` exact."""
     with _PIXELS_LOCK:
@@ -627,6 +730,10 @@ def _decode(fp: Any, label: str) -> Picture:
     try:
         with Image.open(fp) as im:
             fmt = im.format
+            pixels = decoders.decode_pixels(im, _file_bytes(fp)) if decoders.candidate(im) else None
+            if pixels is not None:
+                info = _picture_info(im.info, fmt, [im.info.get("duration")], [None])
+                return Picture(array=pixels, mode=im.mode, format=fmt, info=info)
             n = getattr(im, "n_frames", 1) if fmt in _MULTI_FRAME_FORMATS else 1
             frames: list[Image.Image] = []
             durations: list[Any] = []
@@ -637,8 +744,6 @@ def _decode(fp: Any, label: str) -> Picture:
                 frames.append(_frame(im, only=n == 1))
                 durations.append(im.info.get("duration"))
                 disposals.append(getattr(im, "disposal_method", im.info.get("disposal")))
-                if i == 0:
-                    loop = im.info.get("loop")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageError(f"{label}: {_one_line(err)}") from None
     except UnidentifiedImageError:
@@ -646,27 +751,40 @@ def _decode(fp: Any, label: str) -> Picture:
     except _DECODE_ERRORS as err:
         what = f"{fmt} image" if fmt else "image"
         raise ImageError(f"{label}: cannot decode {what}: {_one_line(err)}") from None
-    first = frames[0]
+    return Picture(frames, fmt, _picture_info(frames[0].info, fmt, durations, disposals))
+
+
+def _file_bytes(fp: Any) -> bytes | memoryview:
+    """The whole file ``fp`` holds (a view of a BytesIO's own buffer), from its start."""
+    fp.seek(0)
+    return fp.getbuffer() if isinstance(fp, io.BytesIO) else fp.read()
+
+
+def _picture_info(
+    first: Mapping[str, Any], fmt: str | None, durations: list[Any], disposals: list[Any]
+) -> dict[str, Any]:
+    """:attr:`Picture.info` from the first frame's Pillow ``info`` and each frame's duration
+    and disposal."""
     info: dict[str, Any] = {}
-    if first.info.get("icc_profile"):
-        info["icc_profile"] = first.info["icc_profile"]
-    dpi = _scaled_dpi(first.info.get("dpi"), 1.0, 1.0)
+    if first.get("icc_profile"):
+        info["icc_profile"] = first["icc_profile"]
+    dpi = _scaled_dpi(first.get("dpi"), 1.0, 1.0)
     if dpi is not None:
         info["dpi"] = dpi
-    exif = first.info.get("exif")
+    exif = first.get("exif")
     if isinstance(exif, bytes) and exif:  # kept byte for byte; JPEG wants the APP1 header
         info["exif"] = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
-    if len(frames) > 1 or durations[0] is not None:
+    if len(durations) > 1 or durations[0] is not None:
         info["duration"] = [d or 0 for d in durations]
-    if len(frames) > 1 and any(d is not None for d in disposals):
+    if len(disposals) > 1 and any(d is not None for d in disposals):
         info["disposal"] = [d or 0 for d in disposals]
-    if loop is not None:
-        info["loop"] = loop
-    if first.info.get("default_image"):
+    if first.get("loop") is not None:
+        info["loop"] = first["loop"]
+    if first.get("default_image"):
         info["default_image"] = True
-    if fmt == "TIFF" and first.info.get("compression") in _LOSSLESS_TIFF:
-        info["compression"] = first.info["compression"]
-    return Picture(frames, fmt, info)
+    if fmt == "TIFF" and first.get("compression") in _LOSSLESS_TIFF:
+        info["compression"] = first["compression"]
+    return info
 
 
 def _frame(im: Image.Image, *, only: bool) -> Image.Image:
@@ -696,15 +814,34 @@ def pool_picture(pic: Picture, mode: str, **pool_kwargs: Any) -> Picture:
     >>> out.size, out.info["dpi"]
     ((2, 4), (100.0, 300.0))
     """
-    frames = [pool_image(f, mode, **pool_kwargs) for f in pic.frames]
     info = dict(pic.info)
+    if pic.array is not None:
+        pooled = _pool_array(pic.array, pic.mode, resolve_mode(mode), pool_kwargs)
+        out_size = pooled.shape[1], pooled.shape[0]
+    else:
+        frames = [pool_image(f, mode, **pool_kwargs) for f in pic.frames]
+        out_size = frames[0].size
     if "dpi" in info:
-        dpi = _scaled_dpi(info["dpi"], *_factors(pic.size, frames[0].size, pool_kwargs))
+        dpi = _scaled_dpi(info["dpi"], *_factors(pic.size, out_size, pool_kwargs))
         if dpi is None:
             del info["dpi"]
         else:
             info["dpi"] = dpi
-    return Picture(frames, pic.format, info)
+    if pic.array is None:
+        return Picture(frames, pic.format, info)
+    if pooled.dtype == np.uint8:
+        return Picture(array=pooled, mode=pic.mode, format=pic.format, info=info)
+    # sum's wider values: stored as _to_image says, in a Pillow image
+    image = _to_image(pooled, pic.mode, resolve_mode(mode))
+    if "icc_profile" in info:
+        image.info["icc_profile"] = info["icc_profile"]
+    return Picture([image], pic.format, info)
+
+
+def _pool_array(x: np.ndarray, mode: str, name: str, kw: Mapping[str, Any]) -> np.ndarray:
+    """The pixels of a picture held as an array, pooled as :func:`pool_image` pools the same
+    pixels as a Pillow image (in one piece: there is no Pillow copy to spare memory for)."""
+    return _pool_alpha(x, name, kw) if mode == "RGBA" else pool(x, name, **kw)
 
 
 def format_for_path(path: str | os.PathLike[str]) -> str:
@@ -783,18 +920,24 @@ def encode_picture(
     b'\\x89PNG'
     """
     fmt = format_name(format)
-    if len(pic.frames) > 1 and fmt not in _MULTI_FRAME_OUT:
+    if pic.n_frames > 1 and fmt not in _MULTI_FRAME_OUT:
         raise UnsupportedError(
-            f"{fmt} holds one image, this picture has {len(pic.frames)} frames "
+            f"{fmt} holds one image, this picture has {pic.n_frames} frames "
             "(write GIF, PNG, WEBP or TIFF)"
         )
-    frames = [_storable(f, fmt) for f in pic.frames]
     params = _save_params(pic, fmt, quality, compress_level)
+    fast = _fast_png(fmt, params)
+    source: Image.Image | np.ndarray
+    if pic.array is not None and fast:
+        frames, source = [], pic.array  # straight from the array, never a Pillow image
+    else:
+        frames = [_storable(f, fmt) for f in pic.frames]
+        source = frames[0]
     buf = io.BytesIO()
     try:
-        if _fast_png(frames, fmt, params):
+        if fast and len(frames) <= 1 and pngwrite.can_encode(source):
             return pngwrite.encode_png(
-                frames[0],
+                source,
                 compress_level=params["compress_level"],
                 icc_profile=params.get("icc_profile"),
                 dpi=params.get("dpi"),
@@ -807,19 +950,19 @@ def encode_picture(
             frames[0].save(buf, fmt, **params)
     except (OSError, ValueError) as err:
         if "mode" in str(err).lower():  # "cannot write mode X as Y", "Unsupported BLP image mode"
-            raise UnsupportedError(f"{fmt} cannot hold image mode {frames[0].mode}") from None
+            mode = getattr(source, "mode", pic.mode)
+            raise UnsupportedError(f"{fmt} cannot hold image mode {mode}") from None
         raise ImageError(f"cannot encode {fmt}: {_one_line(err)}") from None
     return buf.getvalue()
 
 
-def _fast_png(frames: list[Image.Image], fmt: str, params: Mapping[str, Any]) -> bool:
-    """Whether :func:`pngwrite.encode_png` writes these frames: one frame of a mode it knows,
-    a level in 0..9 (Pillow also takes -1), and no parameter only Pillow understands."""
+def _fast_png(fmt: str, params: Mapping[str, Any]) -> bool:
+    """Whether :func:`pngwrite.encode_png` may write a picture with these parameters (if it
+    knows the mode and there is one frame): a level in 0..9 (Pillow also takes -1), and no
+    parameter only Pillow understands."""
     level = params.get("compress_level")
     return (
         fmt == "PNG"
-        and len(frames) == 1
-        and pngwrite.can_encode(frames[0])
         and isinstance(level, int)
         and 0 <= level <= 9
         and set(params) <= {"compress_level", "icc_profile", "dpi", "exif", "loop", "duration"}
@@ -887,7 +1030,7 @@ def _save_params(
         p["exif"] = info["exif"]
     if fmt in ("JPEG", "MPO", "PNG", "TIFF", "BMP", "DIB", "PCX", "TGA") and "dpi" in info:
         p["dpi"] = info["dpi"]
-    if len(pic.frames) > 1:
+    if pic.n_frames > 1:
         # An APNG default image is frame 0 but not part of the animation: Pillow's per-frame
         # lists then describe the frames after it.
         skip = 1 if fmt == "PNG" and info.get("default_image") else 0

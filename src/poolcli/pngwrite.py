@@ -77,20 +77,34 @@ _FAST_FILTERS = FILTERS[:4]
 Filter = str | tuple[str, ...]
 _BAND_BYTES = 1 << 19  # filtered bytes per band: small enough to spread, big enough to deflate
 _ADLER_BASE = 65521
+_ARRAY_MODES = {2: "LA", 3: "RGB", 4: "RGBA"}  # uint8 arrays' channels -> mode
 
 
-def can_encode(image: Image.Image) -> bool:
+def can_encode(image: Image.Image | np.ndarray) -> bool:
     """Whether :func:`encode_png` writes ``image`` (else Pillow's writer should).
 
+    >>> import numpy as np
     >>> from PIL import Image
     >>> can_encode(Image.new("RGB", (2, 2))), can_encode(Image.new("CMYK", (2, 2)))
     (True, False)
+    >>> can_encode(np.zeros((2, 2, 3), np.uint8)), can_encode(np.zeros((2, 2), np.float32))
+    (True, False)
     """
+    if isinstance(image, np.ndarray):
+        return _array_mode(image) is not None and image.size > 0
     return image.mode in MODES and image.width > 0 and image.height > 0
 
 
+def _array_mode(a: np.ndarray) -> str | None:
+    """The Pillow mode an array's pixels are written as: 2-D uint8 ``L``, 2-D uint16 ``I;16``,
+    uint8 with 2, 3 or 4 channels ``LA``, ``RGB``, ``RGBA``; ``None`` for anything else."""
+    if a.dtype == np.uint8:
+        return "L" if a.ndim == 2 else _ARRAY_MODES.get(a.shape[2]) if a.ndim == 3 else None
+    return "I;16" if a.ndim == 2 and a.dtype.kind == "u" and a.dtype.itemsize == 2 else None
+
+
 def encode_png(
-    image: Image.Image,
+    image: Image.Image | np.ndarray,
     *,
     compress_level: int = 6,
     icc_profile: bytes | None = None,
@@ -103,9 +117,12 @@ def encode_png(
 
     Parameters
     ----------
-    image : PIL.Image.Image
-        A mode of :data:`MODES`. ``image.info`` may carry ``transparency`` (palette alpha, or the
-        colour key of ``1``/``L``/``RGB``/16-bit images) and ``icc_profile``, as for Pillow.
+    image : PIL.Image.Image or numpy.ndarray
+        A Pillow image of a mode of :data:`MODES`; ``image.info`` may carry ``transparency``
+        (palette alpha, or the colour key of ``1``/``L``/``RGB``/16-bit images) and
+        ``icc_profile``, as for Pillow. Or an array: ``(H, W)`` uint8 (``L``) or uint16 (``I;16``),
+        ``(H, W, C)`` uint8 with 2, 3 or 4 channels (``LA``, ``RGB``, ``RGBA``), written from its
+        own memory without a copy.
     compress_level : int
         0 (stored, no compression) to 9 (smallest, slowest), zlib's scale. 1 to 3 use ISA-L
         when it is installed.
@@ -126,34 +143,54 @@ def encode_png(
     Raises
     ------
     ValueError
-        A mode :func:`can_encode` refuses, a level outside 0..9, an unknown filter, a bad
-        ``transparency`` value.
+        A mode or array :func:`can_encode` refuses, a level outside 0..9, an unknown filter, a
+        bad ``transparency`` value.
 
     Examples
     --------
     >>> import io
+    >>> import numpy as np
     >>> from PIL import Image
     >>> im = Image.linear_gradient("L").resize((5, 3))
     >>> data = encode_png(im, compress_level=1)
     >>> Image.open(io.BytesIO(data)).tobytes() == im.tobytes()
     True
+    >>> a = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    >>> (np.asarray(Image.open(io.BytesIO(encode_png(a)))) == a).all()
+    np.True_
     """
     if not can_encode(image):
-        raise ValueError(f"cannot write mode {image.mode} {image.size} as PNG here")
+        what = (
+            f"{image.dtype} array {image.shape}"
+            if isinstance(image, np.ndarray)
+            else (f"mode {image.mode} {image.size}")
+        )
+        raise ValueError(f"cannot write {what} as PNG here")
     if not (isinstance(compress_level, int) and 0 <= compress_level <= 9):
         raise ValueError(f"compress_level must be 0..9, got {compress_level!r}")
     if filter != "adaptive" and filter not in FILTERS:
         raise ValueError(f"filter must be 'adaptive' or one of {FILTERS}, got {filter!r}")
-    image.load()
-    mode = image.mode
-    width, height = image.size
-    colour_type, channels = _LAYOUT[mode]
     palette: bytes | None = None
-    bits = 16 if mode in ("I;16", "I;16B") else 8
-    if mode == "1":
-        bits = 1
-    elif mode == "P":
-        palette, bits = _palette(image)
+    trns: bytes | None = None
+    if isinstance(image, np.ndarray):
+        mode = _array_mode(image)
+        assert mode is not None
+        height, width = image.shape[:2]
+        bits = 16 if mode == "I;16" else 8
+        rows = _array_rows(image)
+    else:
+        image.load()
+        mode = image.mode
+        width, height = image.size
+        bits = 16 if mode in ("I;16", "I;16B") else 8
+        if mode == "1":
+            bits = 1
+        elif mode == "P":
+            palette, bits = _palette(image)
+        trns = _transparency(image, len(palette or b"") // 3)
+        icc_profile = icc_profile or image.info.get("icc_profile")
+        rows = _row_source(image, bits)
+    colour_type, channels = _LAYOUT[mode]
     how: Filter = filter
     if bits < 8 or mode == "P":
         how = "none"  # libpng's advice, and what Pillow does
@@ -165,12 +202,10 @@ def encode_png(
     chunks: list[bytes] = [_MAGIC]
     add = chunks.append
     add(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, colour_type, 0, 0, 0)))
-    icc = icc_profile or image.info.get("icc_profile")
-    if icc:
-        add(_chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc)))
+    if icc_profile:
+        add(_chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile)))
     if palette is not None:
         add(_chunk(b"PLTE", palette))
-    trns = _transparency(image, len(palette or b"") // 3)
     if trns is not None:
         add(_chunk(b"tRNS", trns))
     if dpi:
@@ -179,7 +214,6 @@ def encode_png(
     if exif:
         add(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
 
-    rows = _row_source(image, bits)
     band_rows = max(1, _BAND_BYTES // (row_bytes + 1))
     starts = list(range(0, height, band_rows))
     compress = _deflater(compress_level)
@@ -268,6 +302,19 @@ def _row_source(image: Image.Image, bits: int) -> Callable[[int, int], np.ndarra
         elif mode == "1":
             a = np.packbits(a, axis=1)
         return a.reshape(y1 - y0, -1).view(np.uint8)
+
+    return rows
+
+
+def _array_rows(a: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """:func:`_row_source` for an array (see :func:`_array_mode`): views of its rows where it is
+    uint8 and C-contiguous, big-endian copies of 16-bit rows."""
+
+    def rows(y0: int, y1: int) -> np.ndarray:
+        band = a[y0:y1]
+        if band.dtype.itemsize == 2:
+            band = band.astype(">u2")
+        return np.ascontiguousarray(band).reshape(y1 - y0, -1).view(np.uint8)
 
     return rows
 
