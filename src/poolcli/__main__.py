@@ -1,5 +1,5 @@
 """``python -m poolcli``."""
 
-from poolcli.cli import main
+from poolcli.entry import main
 
 main()

@@ -63,6 +63,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
+from poolcli import ahead
 from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class Seconds:
     """Wall-clock seconds per stage; ``None`` for a stage the input never reached.
 
     ``load`` is how long the job waited for its decoded input: less than the decoding took when
-    the input was read ahead (:func:`read_ahead`) while poolcli did something else.
+    the input was read ahead (:mod:`poolcli.ahead`) while poolcli did something else.
     """
 
     load: float | None = None
@@ -638,8 +639,8 @@ def run_job(job: Job, threads: int | None = None, then: Job | None = None) -> Po
         Threads for the pooling (:func:`poolcli.pool`'s ``threads``) and the PNG encoder;
         default: one per CPU for large images.
     then : Job, optional
-        The job that comes next: its input is read ahead (:func:`read_ahead`) from the moment
-        this one's is read, while this one is pooled and written.
+        The job that comes next: its input is read ahead (:mod:`poolcli.ahead`) from the
+        moment this one's is read, while this one is pooled and written.
 
     Returns
     -------
@@ -657,8 +658,8 @@ def run_job(job: Job, threads: int | None = None, then: Job | None = None) -> Po
         try:
             return _read(job.source, name, recipe.read_kwargs)
         finally:
-            if then is not None:
-                read_ahead(then.source, then.recipe.read_kwargs)
+            if then is not None and not _is_url(then.source):
+                ahead.start(then.source, then.recipe.read_kwargs)
 
     pool_timed(
         record,
@@ -715,8 +716,7 @@ def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
     from poolcli import images
 
     if not _is_url(source):
-        early = _read_ahead.pop(_ahead_key(source, read_kwargs), None)
-        pic = early.result() if early is not None else None
+        pic = ahead.take(source, read_kwargs)
         if pic is not None:
             return pic
         return images.read_picture(source, name=name, **read_kwargs)
@@ -726,61 +726,6 @@ def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
     return images.read_picture(data, name=name, **read_kwargs)
-
-
-class _Ahead:
-    """The outcome of :func:`poolcli.images.read_fast` on a thread of its own."""
-
-    def __init__(self, source: str, read_kwargs: Mapping[str, Any]) -> None:
-        self._pic: Picture | None = None
-        self._args = source, dict(read_kwargs)
-        self._thread = threading.Thread(target=self._work, name="poolcli-read-ahead", daemon=True)
-        self._thread.start()
-
-    def _work(self) -> None:
-        from poolcli import images
-
-        source, kwargs = self._args
-        self._pic = images.read_fast(source, **kwargs)
-
-    def result(self) -> Picture | None:
-        """The picture (once: the reference is handed over), or ``None``; waits for the thread
-        to end."""
-        self._thread.join()
-        pic, self._pic = self._pic, None
-        return pic
-
-
-_read_ahead: dict[tuple[str, tuple[tuple[str, Any], ...]], _Ahead] = {}
-
-
-def _ahead_key(
-    source: str, read_kwargs: Mapping[str, Any]
-) -> tuple[str, tuple[tuple[str, Any], ...]]:
-    return source, tuple(sorted(read_kwargs.items()))
-
-
-def read_ahead(source: str, read_kwargs: Mapping[str, Any]) -> None:
-    """Start reading the local file ``source`` on a thread of its own, for the next
-    :func:`run_job` (or :func:`pool_timed` through ``_read``) that reads it with the same
-    ``read_kwargs``.
-
-    Only what the fast decoders take is read ahead (:func:`poolcli.images.read_fast`: a plain
-    PNG or JPEG, with imagecodecs installed); the decoder releases the GIL, so the file is decoded
-    while this thread goes on (importing the rest of poolcli, pooling and writing the file
-    before). Anything else, and any failure, is read when the job comes, as without it.
-    """
-    key = _ahead_key(source, read_kwargs)
-    if not _is_url(source) and key not in _read_ahead:
-        _read_ahead[key] = _Ahead(source, read_kwargs)
-
-
-def drop_read_ahead() -> None:
-    """Forget every file read ahead and not used (waiting for the reads still running, so that
-    no thread is left behind: worker processes are forked only from a single-threaded one)."""
-    while _read_ahead:
-        _, ahead = _read_ahead.popitem()
-        ahead.result()
 
 
 def _write(pic: Picture, target: str, recipe: Recipe, threads: int | None = None) -> None:

@@ -483,13 +483,13 @@ class Batch:
 
 def _read_early(source: str, max_pixels: int | None) -> None:
     """Start decoding the one input file now, on a thread of its own, if it is a file a fast
-    decoder takes (:func:`poolcli.batch.read_ahead`): while it decodes, with the GIL released,
-    this thread imports NumPy and the rest and checks the options. If they turn out wrong, or
-    the file is left alone (it exists and --skip-existing...), the decoding was for nothing."""
-    if os.path.isfile(source):
-        from poolcli import batch
+    decoder takes (:mod:`poolcli.ahead`), and wait for the decoder to run: while it decodes,
+    with the GIL released, this thread imports NumPy and the rest and checks the options. If they
+    turn out wrong, the decoding was for nothing. (The script usually started it already, before
+    this module was imported: :mod:`poolcli.entry`.)"""
+    from poolcli import ahead
 
-        batch.read_ahead(source, _max_pixels(max_pixels))
+    ahead.start(source, _max_pixels(max_pixels), wait=True)
 
 
 def _add_mode_command(info: ModeInfo) -> None:
@@ -525,6 +525,10 @@ def _add_mode_command(info: ModeInfo) -> None:
     ) -> None:
         if len(inputs) == 1 and not skip_existing and STDIN not in (inputs[0], output):
             _read_early(inputs[0], max_pixels)
+        else:
+            from poolcli import ahead
+
+            ahead.drop()  # the script's early read of a first argument that is one of several
         window = _window(
             kernel,
             stride,
@@ -542,10 +546,9 @@ def _add_mode_command(info: ModeInfo) -> None:
         try:
             status = run.process(inputs)
         finally:
-            if len(inputs) == 1:
-                from poolcli import batch
+            from poolcli import ahead
 
-                batch.drop_read_ahead()  # read early and then not pooled: a failed check
+            ahead.drop()  # read early and then not pooled: a check failed
         raise typer.Exit(status)
 
     if not takes_p:  # keep --p out of the other commands and their help

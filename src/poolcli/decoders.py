@@ -30,13 +30,41 @@ Any error of the fast decoder (corrupt or truncated data, a variant it does not 
 from __future__ import annotations
 
 import functools
+import io
 import struct
-from typing import Any
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import ExifTags, Image
 
-__all__ = ["available", "candidate", "decode_pixels"]
+__all__ = ["DEFAULT", "PIXELS_LOCK", "Decoded", "available", "candidate", "decode_pixels", "read"]
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+"""A ``max_pixels`` that means Pillow's own decompression-bomb limit (twice
+``PIL.Image.MAX_IMAGE_PIXELS``, where Pillow raises)."""
+
+PIXELS_LOCK = threading.Lock()
+"""Pillow's decompression-bomb limit is a module global: who changes it for a while, and the
+warning filters with it, holds this lock."""
+
+
+class Decoded(NamedTuple):
+    """What :func:`read` gives: the pixels, Pillow's mode, format and ``info`` for the file."""
+
+    pixels: np.ndarray
+    mode: str
+    format: str
+    info: dict[str, Any]
+
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # EXIF orientations that ImageOps.exif_transpose turns or flips (1 and unknown values: none).
@@ -108,6 +136,57 @@ def decode_pixels(im: Image.Image, data: bytes | memoryview) -> np.ndarray | Non
     if a.shape != expected or a.dtype != np.uint8:
         return None
     return a
+
+
+def pixel_limit(max_pixels: int | None) -> int | None:
+    """The pixel count over which a read fails: ``max_pixels`` itself, or for :data:`DEFAULT`
+    Pillow's error limit now (``None``: no limit)."""
+    if max_pixels is DEFAULT:
+        saved = Image.MAX_IMAGE_PIXELS
+        return None if saved is None else 2 * saved
+    return max_pixels
+
+
+def read(
+    data: bytes | memoryview,
+    *,
+    max_pixels: int | None = DEFAULT,
+    before_decode: Callable[[], object] | None = None,
+) -> Decoded | None:
+    """Open ``data``, a whole file, with Pillow and decode its pixels with the fast decoder, if
+    it is a :func:`candidate` within ``max_pixels``; else (and for any file Pillow cannot open)
+    ``None``. Needs only NumPy, Pillow and imagecodecs: poolcli reads ahead with it, on a thread
+    of its own, before the rest is imported.
+
+    It never writes to standard error and changes Pillow's pixel limit and the warning filters
+    only under :data:`PIXELS_LOCK`. The decoder releases the GIL; ``before_decode()`` is called
+    just before it starts.
+    """
+    if _codecs() is None:
+        return None
+    try:
+        with PIXELS_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            limit = pixel_limit(max_pixels)
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None  # checked below, where going over is not an error
+            try:
+                im = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
+                ok = candidate(im) and (limit is None or im.width * im.height <= limit)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+        with im:
+            if not ok:
+                return None
+            if before_decode is not None:
+                before_decode()
+            pixels = decode_pixels(im, data)
+            if pixels is None:
+                return None
+            assert im.format is not None
+            return Decoded(pixels, im.mode, im.format, dict(im.info))
+    except Exception:  # noqa: BLE001 - whatever Pillow raises for a bad file: read it the usual way
+        return None
 
 
 def _orientation(im: Image.Image) -> int | None:

@@ -47,9 +47,8 @@ import stat
 import struct
 import sys
 import tempfile
-import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +74,7 @@ __all__ = [
 ]
 
 
-class _Default:
-    def __repr__(self) -> str:
-        return "DEFAULT"
-
-
-DEFAULT: Any = _Default()
+DEFAULT: Any = decoders.DEFAULT
 """``max_pixels`` default of :func:`read_picture`: Pillow's decompression-bomb limit."""
 
 _U16_MODES = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2", "I;16N": "=u2"}
@@ -129,8 +123,6 @@ _BAND_KWARGS = _WINDOW_KWARGS | {"count_include_pad", "threads"}
 _TRANSPOSED = frozenset(range(2, 9))
 # Modes a Picture may hold as a uint8 array (what poolcli.decoders gives).
 _ARRAY_MODES = frozenset({"L", "RGB", "RGBA"})
-# Pillow's decompression-bomb limit is a module global: reads that change it take this lock.
-_PIXELS_LOCK = threading.Lock()
 
 
 class Picture:
@@ -638,54 +630,50 @@ def read_picture(
         return _decode_guarded(fp, label, max_pixels)
 
 
-def read_fast(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT) -> Picture | None:
-    """:func:`read_picture` of the file at ``path`` when a fast decoder (:mod:`poolcli.decoders`)
-    takes it, else ``None``, also for any file that cannot be read: :func:`read_picture` then
-    decodes it with Pillow, or says what is wrong with it.
+def read_fast(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    max_pixels: int | None = DEFAULT,
+    before_decode: Callable[[], object] | None = None,
+) -> Picture | None:
+    """:func:`read_picture` of ``source`` (a path or the file's bytes) when a fast decoder
+    (:mod:`poolcli.decoders`) takes it, else ``None``, also for a file that cannot be read:
+    :func:`read_picture` then decodes it with Pillow, or says what is wrong with it.
 
-    Made to run on a thread of its own while the caller does something else (poolcli reads the
-    next file while it pools and writes the one before): it never writes to standard error and
-    leaves Python's warning filters alone, and the decoder itself releases the GIL.
+    Safe on a thread of its own while the caller does something else (see
+    :func:`poolcli.decoders.read`, which does the work); ``before_decode()`` is called just
+    before the decoder, which releases the GIL, starts.
     """
-    try:
-        with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return None
-            with _PIXELS_LOCK, warnings.catch_warnings():
-                # read_picture changes the limit and the filters under the same lock
-                warnings.simplefilter("ignore")
-                saved = Image.MAX_IMAGE_PIXELS
-                if max_pixels is DEFAULT:
-                    limit = None if saved is None else 2 * saved
-                else:
-                    limit = max_pixels
-                Image.MAX_IMAGE_PIXELS = None  # checked below, where going over is not an error
-                try:
-                    im = Image.open(f, formats=("PNG", "JPEG"))
-                    ok = decoders.candidate(im)
-                finally:
-                    Image.MAX_IMAGE_PIXELS = saved
-            with im:
-                if not ok or (limit is not None and im.width * im.height > limit):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data: bytes | memoryview = source
+    else:
+        try:
+            with open(source, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                     return None
-                pixels = decoders.decode_pixels(im, _file_bytes(f))
-                if pixels is None:
-                    return None
-                info = _picture_info(im.info, im.format, [im.info.get("duration")], [None])
-                return Picture(array=pixels, mode=im.mode, format=im.format, info=info)
-    except _DECODE_ERRORS:
-        return None
+                data = f.read()
+        except OSError:
+            return None
+    decoded = decoders.read(data, max_pixels=max_pixels, before_decode=before_decode)
+    return None if decoded is None else array_picture(decoded)
+
+
+def array_picture(decoded: decoders.Decoded) -> Picture:
+    """The :class:`Picture` of what :func:`poolcli.decoders.read` decoded."""
+    pixels, mode, fmt, info = decoded
+    return Picture(
+        array=pixels,
+        mode=mode,
+        format=fmt,
+        info=_picture_info(info, fmt, [info.get("duration")], [None]),
+    )
 
 
 def _decode_guarded(fp: Any, label: str, max_pixels: int | None) -> Picture:
     """:func:`_decode` with the decompression-bomb limit of ``max_pixels`` exact."""
-    with _PIXELS_LOCK:
+    with decoders.PIXELS_LOCK:
         saved = Image.MAX_IMAGE_PIXELS
-        if max_pixels is DEFAULT:
-            limit = None if saved is None else 2 * saved
-        else:
-            limit = max_pixels
-        Image.MAX_IMAGE_PIXELS = limit
+        Image.MAX_IMAGE_PIXELS = decoders.pixel_limit(max_pixels)
         try:
             with warnings.catch_warnings():
                 # Pillow warns above MAX_IMAGE_PIXELS and errors above twice that: make the
@@ -732,8 +720,7 @@ def _decode(fp: Any, label: str) -> Picture:
             fmt = im.format
             pixels = decoders.decode_pixels(im, _file_bytes(fp)) if decoders.candidate(im) else None
             if pixels is not None:
-                info = _picture_info(im.info, fmt, [im.info.get("duration")], [None])
-                return Picture(array=pixels, mode=im.mode, format=fmt, info=info)
+                return array_picture(decoders.Decoded(pixels, im.mode, fmt, im.info))
             n = getattr(im, "n_frames", 1) if fmt in _MULTI_FRAME_FORMATS else 1
             frames: list[Image.Image] = []
             durations: list[Any] = []

@@ -1,0 +1,120 @@
+"""Reading inputs ahead: decode a file on a thread of its own while poolcli does something else.
+
+A fast decoder (:mod:`poolcli.decoders`) releases the GIL for the whole decode, so the file can
+be decoded while the main thread goes on: importing the rest of poolcli and parsing the command
+line for a one-file run, pooling and writing the file before in a batch that runs in-process.
+:func:`start` begins it, :func:`take` hands the picture over, :func:`drop` forgets what was
+never taken.
+
+Only what :func:`poolcli.images.read_fast` reads is read ahead (a plain PNG or JPEG, with
+imagecodecs installed); anything else, and any failure, gives ``None`` and is read the usual way
+when its job comes, with the usual error. This module imports nothing heavy itself: the script
+starts a read before Typer, NumPy or Pillow are imported (:mod:`poolcli.entry`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from poolcli.images import Picture
+
+__all__ = ["drop", "start", "take"]
+
+# File signatures of the formats the fast decoders take: PNG, JPEG.
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+
+_Key = tuple[str, tuple[tuple[str, Any], ...]]
+
+
+class _Read:
+    """One file read on a thread of its own."""
+
+    def __init__(self, source: str, read_kwargs: Mapping[str, Any]) -> None:
+        self._pic: Picture | None = None
+        self.decoding = threading.Event()  # set when the decoder runs, or the thread ends
+        self._args = source, dict(read_kwargs)
+        self._thread = threading.Thread(target=self._work, name="poolcli-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        try:
+            source, kwargs = self._args
+            data = _read_file(source)  # before the imports: the GIL is free while it reads
+            if data is not None:
+                # Only what the decoder needs before it runs (NumPy, Pillow, imagecodecs): the
+                # rest of poolcli.images is imported while it decodes, here or on the caller's
+                # thread.
+                from poolcli import decoders
+
+                decoded = decoders.read(data, before_decode=self.decoding.set, **kwargs)
+                del data
+                if decoded is not None:
+                    from poolcli import images
+
+                    self._pic = images.array_picture(decoded)
+        finally:
+            self.decoding.set()
+
+    def result(self) -> Picture | None:
+        """The picture or ``None``, once (the reference is handed over), after the thread ends."""
+        self._thread.join()
+        pic, self._pic = self._pic, None
+        return pic
+
+
+_reads: dict[_Key, _Read] = {}
+
+
+def _key(source: str, read_kwargs: Mapping[str, Any]) -> _Key:
+    return source, tuple(sorted(read_kwargs.items()))
+
+
+def _read_file(source: str) -> bytes | None:
+    """The bytes of the regular file ``source`` if it starts like a PNG or JPEG, else ``None``."""
+    try:
+        if not stat.S_ISREG(os.stat(source).st_mode):  # a FIFO would block the open
+            return None
+        with open(source, "rb") as f:
+            head = f.read(8)
+            if not head.startswith(_SIGNATURES):
+                return None
+            f.seek(0)
+            return f.read()  # (head + f.read() would copy it all once more: 20 ms for 26 MB)
+    except OSError:
+        return None
+
+
+def start(source: str, read_kwargs: Mapping[str, Any], *, wait: bool = False) -> None:
+    """Start reading the local file ``source`` on a thread of its own, for the :func:`take` with
+    the same ``source`` and ``read_kwargs`` (those of :func:`poolcli.images.read_picture`).
+
+    ``wait`` returns only when the decoder is running (or the thread has ended): the thread has
+    done its imports and opened the file without this one competing for the GIL, and everything
+    this thread does from then on happens while the file decodes.
+    """
+    key = _key(source, read_kwargs)
+    read = _reads.get(key)
+    if read is None:
+        read = _reads[key] = _Read(source, read_kwargs)
+    if wait:
+        read.decoding.wait()
+
+
+def take(source: str, read_kwargs: Mapping[str, Any]) -> Picture | None:
+    """The picture :func:`start` read for ``source`` and ``read_kwargs``, or ``None`` (none was
+    started, or the fast decoders do not take the file): the caller then reads it itself."""
+    read = _reads.pop(_key(source, read_kwargs), None)
+    return None if read is None else read.result()
+
+
+def drop() -> None:
+    """Forget every read not taken, once its thread has ended (so that none is left running:
+    worker processes are forked only from a single-threaded process)."""
+    while _reads:
+        _, read = _reads.popitem()
+        read.result()

@@ -1,0 +1,55 @@
+"""The ``poolcli`` script: starts decoding the input before the command line module loads.
+
+Importing Typer and building poolcli's commands takes about 50 ms, NumPy and Pillow another 50,
+and for a big PNG or JPEG the decoding itself is most of a run. For the usual form of a one-file
+run, ``poolcli MODE FILE [options]``, the file starts decoding on a thread of its own
+(:mod:`poolcli.ahead`) before any of that, and the command line is parsed, with Typer as always,
+while it decodes (the decoder releases the GIL). What is read this way is used only when the
+parsed command turns out to pool exactly that one file with the default pixel limit; otherwise
+it is dropped, and all it cost was the reading.
+
+Nothing is started for ``--help``, ``--version``, other commands, a first argument that is an
+option, standard input (``-``), ``--max-pixels`` or ``--skip-existing`` (a run that may never
+read the file).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+__all__ = ["early_input", "main"]
+
+
+def early_input(args: Sequence[str]) -> str | None:
+    """The file to start reading for the command-line arguments ``args`` (without the program
+    name), or ``None``.
+
+    >>> early_input(["max", "photo.png", "--stride", "2"]), early_input(["max", "-s", "2", "a"])
+    ('photo.png', None)
+    >>> early_input(["mean", "a.png", "--max-pixels", "0"]), early_input(["--help"])
+    (None, None)
+    """
+    if len(args) < 2 or args[1].startswith("-"):
+        return None
+    from poolcli.modes import MODES
+
+    names = {alias for info in MODES.values() for alias in (info.name, *info.aliases)}
+    if args[0] not in names:
+        return None
+    for arg in args[2:]:
+        if arg == "-" or arg.split("=", 1)[0] in ("--max-pixels", "--skip-existing"):
+            return None
+    return args[1]
+
+
+def main() -> None:
+    """Entry point of the ``poolcli`` script and ``python -m poolcli``."""
+    source = early_input(sys.argv[1:])
+    if source is not None:
+        from poolcli import ahead
+
+        ahead.start(source, {}, wait=True)
+    from poolcli.cli import main as run
+
+    run()
