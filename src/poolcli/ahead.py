@@ -105,11 +105,18 @@ def start(source: str, read_kwargs: Mapping[str, Any], *, wait: bool = False) ->
         read.decoding.wait()
 
 
+used = False
+"""Whether :func:`take` has handed over a picture in this process."""
+
+
 def take(source: str, read_kwargs: Mapping[str, Any]) -> Picture | None:
     """The picture :func:`start` read for ``source`` and ``read_kwargs``, or ``None`` (none was
     started, or the fast decoders do not take the file): the caller then reads it itself."""
+    global used
     read = _reads.pop(_key(source, read_kwargs), None)
-    return None if read is None else read.result()
+    pic = None if read is None else read.result()
+    used = used or pic is not None
+    return pic
 
 
 def drop() -> None:
