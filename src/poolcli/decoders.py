@@ -98,7 +98,7 @@ def candidate(im: Image.Image) -> bool:
         return False
     if im.format == "PNG":
         # Pillow's raw mode equal to the mode: 8-bit samples as stored, no palette
-        plain = len(im.tile) == 1 and im.tile[0].args == im.mode
+        plain = len(im.tile) == 1 and im.tile[0][3] == im.mode  # (codec, box, offset, args)
         if not plain or "transparency" in im.info:
             return False
     elif im.format != "JPEG" or im.mode == "RGBA":
@@ -119,7 +119,7 @@ def decode_pixels(im: Image.Image, data: bytes | memoryview) -> np.ndarray | Non
     spng, jpeg8 = codecs
     try:
         if im.format == "PNG":
-            if not _nothing_after_idat(memoryview(data), im.tile[0].offset):
+            if not _nothing_after_idat(memoryview(data), im.tile[0][2]):
                 return None
             a = spng.spng_decode(data)
         else:
