@@ -42,7 +42,11 @@ def pillow_only(monkeypatch: pytest.MonkeyPatch):
 
 
 def both_reads(source, pillow_only) -> tuple[object, object]:
-    """read_picture of ``source`` with and without the fast decoders: pictures or messages."""
+    """read_picture of ``source`` with and without the fast decoders: pictures or messages.
+
+    The read ahead (:func:`poolcli.images.read_fast`, which decodes a PNG before Pillow opens
+    it) must agree too, where it gives a picture at all.
+    """
 
     def read():
         try:
@@ -53,6 +57,11 @@ def both_reads(source, pillow_only) -> tuple[object, object]:
     fast = read()
     with pillow_only():
         slow = read()
+    early = images.read_fast(source)
+    if early is not None:
+        assert_same_picture(early, slow)
+    elif not isinstance(fast, str):
+        assert fast.array is None  # what the read ahead leaves, read_picture leaves too
     return fast, slow
 
 

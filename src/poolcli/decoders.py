@@ -7,10 +7,12 @@ Decoding is most of a poolcli run on a big file, and Pillow's decoders are not t
 GIL for the whole decode. imagecodecs comes with the ``fast`` extra; without it (or if its
 import fails) everything is decoded by Pillow, as before.
 
-Pillow still opens the file: it reads the headers and the metadata (ICC profile, DPI, EXIF,
-animation), checks the decompression-bomb limit and tells the mode. :func:`candidate` and
-:func:`decode_pixels` then decode the pixels only where the result is by construction the array
-Pillow's own decoder would give; everything else Pillow decodes:
+Pillow still opens every file: it reads the headers and the metadata (ICC profile, DPI, EXIF,
+animation), checks the decompression-bomb limit and tells the mode. The fast decoders' pixels
+are used only where they are by construction the array Pillow's own decoder would give
+(:func:`candidate`, :func:`decode_pixels`); everything else Pillow decodes. (:func:`read`, for
+reading ahead, decodes a PNG whose header looks right before Pillow is even imported, and keeps
+the pixels only if Pillow then agrees.) What the fast path takes:
 
 * PNG: 8-bit grey, RGB or RGBA (``L``, ``RGB``, ``RGBA`` with Pillow's raw mode equal to the
   mode: no palette, no 16-bit or sub-byte samples), no ``tRNS`` colour key, not animated, and no
@@ -32,13 +34,16 @@ from __future__ import annotations
 import functools
 import io
 import struct
+import sys
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from PIL import ExifTags, Image
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["DEFAULT", "PIXELS_LOCK", "Decoded", "available", "candidate", "decode_pixels", "read"]
 
@@ -114,37 +119,55 @@ def decode_pixels(im: Image.Image, data: bytes | memoryview) -> np.ndarray | Non
     The array is ``(H, W)`` for ``L``, ``(H, W, C)`` otherwise, uint8. The GIL is released while
     the decoder runs.
     """
+    a = _decode_png(data) if im.format == "PNG" else _decode_jpeg(data)
+    return a if a is not None and _fits(im, a, data) else None
+
+
+def _decode_png(data: bytes | memoryview) -> np.ndarray | None:
     codecs = _codecs()
-    assert codecs is not None, "decode_pixels is for candidates"
-    spng, jpeg8 = codecs
+    assert codecs is not None, "for candidates only"
     try:
-        if im.format == "PNG":
-            if not _nothing_after_idat(memoryview(data), im.tile[0][2]):
-                return None
-            a = spng.spng_decode(data)
-        else:
-            # libjpeg reads a file that ends early as if it ended there (grey to the end) and
-            # only warns; Pillow calls it truncated. Only a file that ends with EOI is taken.
-            if bytes(data[-2:]) != b"\xff\xd9":
-                return None
-            a = jpeg8.jpeg8_decode(data)
+        a: np.ndarray = codecs[0].spng_decode(data)
     except Exception:  # noqa: BLE001 - any failure of the fast path: Pillow decodes instead
         return None
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    expected = (im.height, im.width) + ((len(im.getbands()),) if im.mode != "L" else ())
-    if a.shape != expected or a.dtype != np.uint8:
+    return a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a
+
+
+def _decode_jpeg(data: bytes | memoryview) -> np.ndarray | None:
+    codecs = _codecs()
+    assert codecs is not None, "for candidates only"
+    # libjpeg reads a file that ends early as if it ended there (grey to the end) and only
+    # warns; Pillow calls it truncated. Only a file that ends with EOI is taken.
+    if bytes(data[-2:]) != b"\xff\xd9":
         return None
-    return a
+    try:
+        a: np.ndarray = codecs[1].jpeg8_decode(data)
+    except Exception:  # noqa: BLE001 - any failure of the fast path: Pillow decodes instead
+        return None
+    return a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a
+
+
+def _fits(im: Image.Image, a: np.ndarray, data: bytes | memoryview) -> bool:
+    """Whether ``a``, decoded from ``data``, is the array Pillow gives for ``im``: its shape and
+    dtype, and for a PNG nothing after the pixels that Pillow would read (see the notes)."""
+    if im.format == "PNG" and not _nothing_after_idat(memoryview(data), im.tile[0][2]):
+        return False
+    expected = (im.height, im.width) + ((len(im.getbands()),) if im.mode != "L" else ())
+    return a.shape == expected and a.dtype == np.uint8
+
+
+# PIL.Image.MAX_IMAGE_PIXELS as Pillow sets it: the limit while Pillow is not imported yet.
+_PILLOW_MAX_IMAGE_PIXELS = int(1024 * 1024 * 1024 // 4 // 3)
 
 
 def pixel_limit(max_pixels: int | None) -> int | None:
     """The pixel count over which a read fails: ``max_pixels`` itself, or for :data:`DEFAULT`
     Pillow's error limit now (``None``: no limit)."""
-    if max_pixels is DEFAULT:
-        saved = Image.MAX_IMAGE_PIXELS
-        return None if saved is None else 2 * saved
-    return max_pixels
+    if max_pixels is not DEFAULT:
+        return max_pixels
+    pil = sys.modules.get("PIL.Image")
+    saved = _PILLOW_MAX_IMAGE_PIXELS if pil is None else pil.MAX_IMAGE_PIXELS
+    return None if saved is None else 2 * saved
 
 
 def read(
@@ -153,10 +176,14 @@ def read(
     max_pixels: int | None = DEFAULT,
     before_decode: Callable[[], object] | None = None,
 ) -> Decoded | None:
-    """Open ``data``, a whole file, with Pillow and decode its pixels with the fast decoder, if
-    it is a :func:`candidate` within ``max_pixels``; else (and for any file Pillow cannot open)
-    ``None``. Needs only NumPy, Pillow and imagecodecs: poolcli reads ahead with it, on a thread
-    of its own, before the rest is imported.
+    """Decode ``data``, a whole file, if it is a :func:`candidate` within ``max_pixels``; else
+    (and for any file Pillow cannot open) ``None``. poolcli reads ahead with it, on a thread of
+    its own (:mod:`poolcli.ahead`), while the rest of poolcli is imported.
+
+    A PNG whose header promises a candidate (8-bit grey, RGB or RGBA, no colour key, not
+    animated, within the limit) is decoded first, needing NumPy and imagecodecs only; Pillow is
+    imported and opens it afterwards, and the pixels are kept only if it is a candidate after
+    all. Anything else is opened by Pillow first, as :func:`poolcli.images.read_picture` does.
 
     It never writes to standard error and changes Pillow's pixel limit and the warning filters
     only under :data:`PIXELS_LOCK`. The decoder releases the GIL; ``before_decode()`` is called
@@ -165,28 +192,76 @@ def read(
     if _codecs() is None:
         return None
     try:
-        with PIXELS_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            limit = pixel_limit(max_pixels)
-            saved = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None  # checked below, where going over is not an error
-            try:
-                im = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
-                ok = candidate(im) and (limit is None or im.width * im.height <= limit)
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
-        with im:
-            if not ok:
-                return None
+        early: np.ndarray | None = None
+        size = _plain_png_size(data)
+        if size is not None and _within(size, pixel_limit(max_pixels)):
             if before_decode is not None:
                 before_decode()
-            pixels = decode_pixels(im, data)
-            if pixels is None:
+                before_decode = None
+            early = _decode_png(data)
+            if early is None:
+                return None
+        im = _open(data, max_pixels)
+        if im is None:
+            return None
+        with im:
+            if early is None:
+                if before_decode is not None:
+                    before_decode()
+                early = decode_pixels(im, data)
+            elif not (im.format == "PNG" and _fits(im, early, data)):
+                return None
+            if early is None:
                 return None
             assert im.format is not None
-            return Decoded(pixels, im.mode, im.format, dict(im.info))
+            return Decoded(early, im.mode, im.format, dict(im.info))
     except Exception:  # noqa: BLE001 - whatever Pillow raises for a bad file: read it the usual way
         return None
+
+
+def _open(data: bytes | memoryview, max_pixels: int | None) -> Image.Image | None:
+    """``data`` opened by Pillow (as PNG or JPEG) if it is a :func:`candidate` within
+    ``max_pixels``, else ``None``; Pillow's limit and the warning filters are left as found."""
+    from PIL import Image
+
+    with PIXELS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        limit = pixel_limit(max_pixels)
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # checked below, where going over is not an error
+        try:
+            im = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+        if candidate(im) and _within(im.size, limit):
+            return im
+    im.close()
+    return None
+
+
+def _within(size: tuple[int, int], limit: int | None) -> bool:
+    return limit is None or size[0] * size[1] <= limit
+
+
+def _plain_png_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """``(width, height)`` of a PNG whose header and chunks before the pixels make it a likely
+    candidate: 8-bit grey, RGB or RGBA (colour types 0, 2, 6), no ``tRNS``, no ``acTL``. Read
+    without Pillow; Pillow checks everything once it is imported."""
+    view = memoryview(data)
+    if bytes(view[:8]) != _PNG_MAGIC or len(view) < 33 or bytes(view[12:16]) != b"IHDR":
+        return None
+    width, height, depth, colour = struct.unpack_from(">IIBB", view, 16)
+    if depth != 8 or colour not in (0, 2, 6):
+        return None
+    pos = 8
+    while pos + 8 <= len(view):
+        length, kind = struct.unpack_from(">I4s", view, pos)
+        if kind == b"IDAT":
+            return width, height
+        if kind in (b"tRNS", b"acTL", b"PLTE"):
+            return None
+        pos += 12 + length
+    return None
 
 
 def _orientation(im: Image.Image) -> int | None:
@@ -195,6 +270,8 @@ def _orientation(im: Image.Image) -> int | None:
     so: not here) where only a decode would tell."""
     if im.format == "PNG" and "exif" not in im.info:
         return 2 if any(key in im.info for key in _OTHER_EXIF) else None
+    from PIL import ExifTags
+
     return im.getexif().get(ExifTags.Base.Orientation)
 
 

@@ -57,9 +57,10 @@ def main() -> None:
         from poolcli import ahead
 
         ahead.start(source, {})
-        import poolcli.decoders  # noqa: F401 - NumPy and Pillow, here while the thread reads
+        from poolcli import decoders
 
-        ahead.start(source, {}, wait=True)  # until the decoder runs, the thread's imports done
+        decoders.available()  # imports NumPy and imagecodecs here, while the thread reads
+        ahead.start(source, {}, wait=True)  # until the decoder runs
     from poolcli.cli import main as run
 
     try:
