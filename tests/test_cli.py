@@ -644,3 +644,45 @@ def test_readme_examples_run_and_write_what_they_say(tmp_path: Path) -> None:
             else:
                 with Image.open(promised) as im:
                     im.load()
+
+
+# --- the app main() runs: only what the command line reaches ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--help"],
+        ["max", "--help"],
+        ["mean", "--help"],  # a hidden alias
+        ["lp", "--help"],
+        ["info", "--help"],
+        ["compare", "--help"],
+        ["show", "--help"],
+        ["stats", "--help"],
+        ["pyramid", "--help"],
+        ["maxx"],  # an unknown command: Typer's own error
+        ["--bogus"],
+        ["max"],  # no input
+        ["max", "a.png", "--bogus"],
+    ],
+)
+def test_main_runs_an_app_that_answers_as_the_whole_one(args) -> None:
+    from poolcli.cli import app_for
+
+    whole, lean = runner.invoke(app, args), runner.invoke(app_for(args), args)
+    assert (lean.exit_code, lean.output) == (whole.exit_code, whole.output)
+
+
+def test_main_pools_with_the_one_command_it_builds(tmp_path: Path) -> None:
+    from poolcli.cli import app_for
+
+    src = write_image(tmp_path / "a.png", "RGBA", (7, 9))
+    for name in ("whole", "lean"):
+        args = ["median", str(src), "-k", "3", "--ceil", "-o", str(tmp_path / f"{name}.png")]
+        result = runner.invoke(app if name == "whole" else app_for(args), args)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "whole.png").read_bytes() == (tmp_path / "lean.png").read_bytes()
+    assert len(app_for(["median", "x"]).registered_commands) == 1
+    assert len(app_for(["--help"]).registered_commands) == len(app.registered_commands)
