@@ -224,7 +224,7 @@ def encode_png(
         y1 = min(height, y0 + band_rows)
         above = rows(y0 - 1, y0) if y0 else None
         data = _filter_band(rows(y0, y1), above, bpp, how)
-        return compress(data, i == last), zlib.adler32(data), len(data)
+        return compress(data, i == last), zlib.adler32(data), data.nbytes
 
     n_threads = min(threads or _cpus(), len(starts))
     if n_threads > 1:
@@ -336,8 +336,9 @@ def _pack(a: np.ndarray, bits: int) -> np.ndarray:
 # Filters
 
 
-def _filter_band(x: np.ndarray, above: np.ndarray | None, bpp: int, how: Filter) -> bytes:
-    """Filtered bytes of the rows ``x`` (filter-type byte first in each row).
+def _filter_band(x: np.ndarray, above: np.ndarray | None, bpp: int, how: Filter) -> np.ndarray:
+    """Filtered bytes of the rows ``x`` (filter-type byte first in each row), as a C-contiguous
+    uint8 array (the deflaters and ``zlib.adler32`` read its buffer: no copy to ``bytes``).
 
     ``above`` is the unfiltered row before ``x`` (``None`` at the top of the image, where PNG
     takes the row above as zeros). ``how`` is one filter name, or a tuple of names to choose
@@ -348,14 +349,14 @@ def _filter_band(x: np.ndarray, above: np.ndarray | None, bpp: int, how: Filter)
     if how == "none":
         out[:, 0] = 0
         out[:, 1:] = x
-        return out.tobytes()
+        return out
     up = np.empty_like(x)
     up[0] = 0 if above is None else above[0]
     up[1:] = x[:-1]
     if isinstance(how, str):
         out[:, 0] = FILTERS.index(how)
         out[:, 1:] = _apply(how, x, up, bpp)
-        return out.tobytes()
+        return out
     candidates = [_apply(name, x, up, bpp) for name in how]
     best = np.stack([_cost(c) for c in candidates]).argmin(axis=0)  # ties: the first
     out[:, 0] = np.array([FILTERS.index(name) for name in how], np.uint8)[best]
@@ -363,7 +364,7 @@ def _filter_band(x: np.ndarray, above: np.ndarray | None, bpp: int, how: Filter)
         rows = best == k
         if rows.any():
             out[rows, 1:] = c[rows]
-    return out.tobytes()
+    return out
 
 
 def _apply(name: str, x: np.ndarray, up: np.ndarray, bpp: int) -> np.ndarray:
@@ -402,7 +403,7 @@ def _cost(f: np.ndarray) -> np.ndarray:
 # Deflate
 
 
-def _deflater(level: int) -> Callable[[bytes, bool], bytes]:
+def _deflater(level: int) -> Callable[[np.ndarray, bool], bytes]:
     """``compress(data, last)``: a raw deflate segment, sync-flushed unless ``last``."""
     if _isal is not None and 1 <= level <= 3:
         mod: Any = _isal
@@ -413,7 +414,7 @@ def _deflater(level: int) -> Callable[[bytes, bool], bytes]:
         mod = zlib
         args = (level, zlib.DEFLATED, -15, 9, zlib.Z_FILTERED)
 
-    def compress(data: bytes, last: bool) -> bytes:
+    def compress(data: np.ndarray, last: bool) -> bytes:
         c = mod.compressobj(*args)
         return c.compress(data) + c.flush(mod.Z_FINISH if last else mod.Z_SYNC_FLUSH)
 
