@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -922,3 +924,26 @@ def test_threads_reach_the_png_encoder_and_change_no_byte(monkeypatch, tmp_path)
     assert seen == [1, None, 2]
     assert one == default == (tmp_path / "a.png").read_bytes()
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(one))), pixels)
+
+
+def test_the_common_suffixes_known_without_every_plugin_are_pillows_own() -> None:
+    # In a fresh interpreter: Pillow loads its other plugins once, for good.
+    code = """
+import sys, numpy as np
+from PIL import Image
+from poolcli import images
+common = dict(images._common_extensions())
+names = [images.format_name(n) for n in ("png", "JPG", ".jpeg", "Gif", "bmp")]
+paths = [images.format_for_path(p) for p in ("a.PNG", "b.jpg", "c.gif")]
+pic = images.Picture(array=np.zeros((4, 4, 3), np.uint8), mode="RGB")
+images.encode_picture(images.pool_picture(pic, "max"), "PNG")
+print(len(common), "PIL.TiffImagePlugin" in sys.modules, "PIL.WebPImagePlugin" in sys.modules)
+everything = Image.registered_extensions()
+assert all(everything[s] == f for s, f in common.items()), "a suffix Pillow maps otherwise"
+assert names == ["PNG", "JPEG", "JPEG", "GIF", "BMP"] and paths == ["PNG", "JPEG", "GIF"]
+assert [images.format_name(n) for n in ("tif", "WebP")] == ["TIFF", "WEBP"]
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    count, _, webp = done.stdout.split()
+    assert int(count) >= 5 and webp == "False"  # no plugin beyond the common ones was loaded
