@@ -1,7 +1,8 @@
 """Whole runs, process by process: ``poolcli`` against pyvips and a plain Pillow script.
 
 Run by hand, never in the test suite, from a venv that has pyvips, pyvips-binary and poolcli
-(``pip install -e .``; ``pip install isal`` for the fast PNG path)::
+with its ``fast`` extra (``pip install -e ".[fast]"``: ISA-L for the PNG writer, imagecodecs for
+the PNG and JPEG decoders; without it poolcli decodes with Pillow)::
 
     python benchmarks/bench_e2e.py                     # 7 rounds; markdown tables on stdout
     python benchmarks/bench_e2e.py --rounds 11 --json e2e.json

@@ -199,3 +199,28 @@ def test_the_script_with_several_inputs_drops_the_early_read(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     outputs = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(outputs) == 2 and outputs[0].startswith("a_") and outputs[1].startswith("b_")
+
+
+def test_ctrl_c_while_the_script_starts_exits_130_without_a_traceback(tmp_path) -> None:
+    import signal
+    import time
+
+    write_photo(tmp_path / "a.png", (2048, 2048))
+    interrupted = 0
+    for delay in (0.02, 0.08, 0.3):
+        p = subprocess.Popen(
+            [sys.executable, "-m", "poolcli", "max", "a.png", "-o", "b.png", "--force", "-q"],
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        if p.returncode == 0:  # finished before the signal came: nothing to check
+            continue
+        assert p.returncode == 130, err
+        assert "Traceback" not in err
+        assert not [f for f in os.listdir(tmp_path) if "poolcli-tmp" in f]
+        interrupted += 1
+    assert interrupted  # the first delay is well inside the imports

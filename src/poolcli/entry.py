@@ -52,6 +52,13 @@ def early_input(args: Sequence[str]) -> str | None:
 
 def main() -> None:
     """Entry point of the ``poolcli`` script and ``python -m poolcli``."""
+    try:
+        _main()
+    except KeyboardInterrupt:  # Ctrl-C before the command took over: as the command says it
+        _exit_now(130)
+
+
+def _main() -> None:
     source = early_input(sys.argv[1:])
     if source is not None:
         from poolcli import ahead
