@@ -58,6 +58,7 @@ CASES = [
     ("i_trns.png", "max", OK),
     ("icc_profile.png", "avg", OK),
     ("hopper_orientation_6.jpg", "max", OK),  # EXIF orientation applied
+    ("exif_gps.jpg", "max", OK),  # 4294967295 dpi: more than a PNG's pHYs holds, left out
     ("7x13.png", "avg", OK),  # odd sizes
     ("iss634.apng", "max", OK),  # animated PNG
     ("dispose_bgnd_rgba.gif", "mode", OK),  # animated GIF

@@ -947,3 +947,15 @@ assert [images.format_name(n) for n in ("tif", "WebP")] == ["TIFF", "WEBP"]
     assert done.returncode == 0, done.stderr
     count, _, webp = done.stdout.split()
     assert int(count) >= 5 and webp == "False"  # no plugin beyond the common ones was loaded
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "BMP", "PCX", "JPEG", "TIFF"])
+def test_a_dpi_the_format_cannot_hold_is_left_out_not_a_failure(fmt) -> None:
+    # exif_gps.jpg in Pillow's test images says 4294967295 dpi
+    for dpi, kept in (((4294967295.0,) * 2, fmt == "TIFF"), ((300.0, 300.0), fmt != "PCX")):
+        pic = Picture([Image.new("RGB", (4, 4))], "PNG", {"dpi": dpi})
+        back = Image.open(io.BytesIO(encode_picture(pic, fmt)))
+        if kept:
+            assert back.info["dpi"] == pytest.approx(dpi, rel=1e-3)
+        elif fmt != "PCX":  # Pillow reads a PCX's own default back
+            assert back.info.get("dpi") in (None, (96.01194815354799,) * 2)

@@ -301,3 +301,9 @@ def test_encode_picture_leaves_animations_and_other_modes_to_pillow(rng):
     small = Image.fromarray(np.array([[0, 65535]], np.int32))  # I within 16 bits -> I;16
     back = reopen(encode_picture(Picture([small]), "PNG"))
     np.testing.assert_array_equal(np.asarray(back).astype(int), [[0, 65535]])
+
+
+def test_a_density_phys_cannot_hold_is_left_out():
+    image = Image.new("L", (3, 2))
+    assert b"pHYs" not in pngwrite.encode_png(image, dpi=(4294967295.0, 72.0))
+    assert b"pHYs" in pngwrite.encode_png(image, dpi=(72.0, 72.0))

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import stat
 import struct
@@ -119,6 +120,11 @@ BAND_MIN_BYTES = 1 << 25
 _BANDED_MODES = _PLAIN_MODES | {"HSV", "LA", "RGBA", "P", "PA"}
 _WINDOW_KWARGS = {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "output_size"}
 _BAND_KWARGS = _WINDOW_KWARGS | {"count_include_pad", "threads"}
+# The largest DPI a format's writer stores (PNG and BMP in pixels per metre, 32 bits and 31
+# bits; PCX in 16 bits); a DPI beyond it (EXIF says 4294967295 in one of Pillow's test files)
+# is left out rather than failing the write.
+_MAX_DPI = {"PNG": (2**32 - 1) * 0.0254, "BMP": (2**31 - 1) * 0.0254, "PCX": 65535.0}
+_MAX_DPI["DIB"] = _MAX_DPI["BMP"]
 # EXIF orientations that ImageOps.exif_transpose turns or flips (1 and unknown values: none).
 _TRANSPOSED = frozenset(range(2, 9))
 # Modes a Picture may hold as a uint8 array (what poolcli.decoders gives).
@@ -1028,7 +1034,8 @@ def _save_params(
     if fmt in ("JPEG", "MPO", "PNG", "WEBP", "AVIF") and "exif" in info:
         p["exif"] = info["exif"]
     if fmt in ("JPEG", "MPO", "PNG", "TIFF", "BMP", "DIB", "PCX", "TGA") and "dpi" in info:
-        p["dpi"] = info["dpi"]
+        if max(info["dpi"]) <= _MAX_DPI.get(fmt, math.inf):  # else the format cannot hold it
+            p["dpi"] = info["dpi"]
     if pic.n_frames > 1:
         # An APNG default image is frame 0 but not part of the animation: Pillow's per-frame
         # lists then describe the frames after it.

@@ -127,7 +127,8 @@ def encode_png(
         0 (stored, no compression) to 9 (smallest, slowest), zlib's scale. 1 to 3 use ISA-L
         when it is installed.
     icc_profile, dpi, exif
-        Written as ``iCCP``, ``pHYs`` and ``eXIf`` when given (``icc_profile`` defaults to the
+        Written as ``iCCP``, ``pHYs`` (unless the density is beyond its 32 bits of pixels per
+        metre) and ``eXIf`` when given (``icc_profile`` defaults to the
         image's own, as Pillow does; an ``exif`` starting with ``Exif\\0\\0`` loses that header).
     filter : str
         ``"adaptive"`` (per row, smallest sum of absolute values; Paeth only from level 4) or
@@ -210,7 +211,8 @@ def encode_png(
         add(_chunk(b"tRNS", trns))
     if dpi:
         ppm = (int(dpi[0] / 0.0254 + 0.5), int(dpi[1] / 0.0254 + 0.5))
-        add(_chunk(b"pHYs", struct.pack(">IIB", *ppm, 1)))
+        if all(0 < v < 1 << 32 for v in ppm):  # else not a density pHYs can hold: left out
+            add(_chunk(b"pHYs", struct.pack(">IIB", *ppm, 1)))
     if exif:
         add(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
 
