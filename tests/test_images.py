@@ -959,3 +959,12 @@ def test_a_dpi_the_format_cannot_hold_is_left_out_not_a_failure(fmt) -> None:
             assert back.info["dpi"] == pytest.approx(dpi, rel=1e-3)
         elif fmt != "PCX":  # Pillow reads a PCX's own default back
             assert back.info.get("dpi") in (None, (96.01194815354799,) * 2)
+
+
+def test_a_value_a_writer_cannot_pack_is_an_encoding_error(monkeypatch) -> None:
+    def overflow(*args, **kwargs):
+        raise OverflowError("int too big to convert")
+
+    monkeypatch.setattr(Image.Image, "save", overflow)
+    with pytest.raises(ImageError, match="cannot encode BMP: int too big"):
+        encode_picture(Picture([Image.new("RGB", (2, 2))]), "BMP")

@@ -953,7 +953,8 @@ def encode_picture(
             frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], **params)
         else:
             frames[0].save(buf, fmt, **params)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, OverflowError, struct.error) as err:
+        # OverflowError, struct.error: a value a writer packs into too few bits
         if "mode" in str(err).lower():  # "cannot write mode X as Y", "Unsupported BLP image mode"
             mode = getattr(source, "mode", pic.mode)
             raise UnsupportedError(f"{fmt} cannot hold image mode {mode}") from None
