@@ -14,6 +14,7 @@ starts a read before Typer, NumPy or Pillow are imported (:mod:`poolcli.entry`).
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import threading
@@ -43,6 +44,8 @@ class _Read:
 
     def _work(self) -> None:
         try:
+            if not _installed():
+                return  # nothing to read ahead with: the file is read when its job comes
             source, kwargs = self._args
             data = _read_file(source)  # before the imports: the GIL is free while it reads
             if data is not None:
@@ -87,6 +90,14 @@ def _read_file(source: str) -> bytes | None:
             return f.read()  # (head + f.read() would copy it all once more: 20 ms for 26 MB)
     except OSError:
         return None
+
+
+@functools.cache
+def _installed() -> bool:
+    """Whether imagecodecs is there to be imported (found, not imported: that is for the thread)."""
+    import importlib.util
+
+    return importlib.util.find_spec("imagecodecs") is not None
 
 
 def start(source: str, read_kwargs: Mapping[str, Any], *, wait: bool = False) -> None:

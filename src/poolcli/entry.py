@@ -52,10 +52,28 @@ def early_input(args: Sequence[str]) -> str | None:
 
 def main() -> None:
     """Entry point of the ``poolcli`` script and ``python -m poolcli``."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         _main()
-    except KeyboardInterrupt:  # Ctrl-C before the command took over: as the command says it
-        _exit_now(130)
+    except BaseException:
+        # Ctrl-C before the command took over exits as the command would: 130, no traceback.
+        # Inside an import it can come back as another error (NumPy's ImportError).
+        if _ctrl_c:
+            _exit_now(130)
+        raise
+
+
+_ctrl_c = False
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Python's own SIGINT handler (raise KeyboardInterrupt), remembering that it came."""
+    global _ctrl_c
+    _ctrl_c = True
+    raise KeyboardInterrupt
 
 
 def _main() -> None:
