@@ -6,7 +6,7 @@ line for a one-file run, pooling and writing the file before in a batch that run
 :func:`start` begins it, :func:`take` hands the picture over, :func:`drop` forgets what was
 never taken.
 
-Only what :func:`poolcli.images.read_fast` reads is read ahead (a plain PNG or JPEG, with
+Only what :func:`poolcli.decoders.read` decodes is read ahead (a plain PNG or JPEG, with
 imagecodecs installed); anything else, and any failure, gives ``None`` and is read the usual way
 when its job comes, with the usual error. This module imports nothing heavy itself: the script
 starts a read before Typer, NumPy or Pillow are imported (:mod:`poolcli.entry`).
@@ -49,9 +49,8 @@ class _Read:
             source, kwargs = self._args
             data = _read_file(source)  # before the imports: the GIL is free while it reads
             if data is not None:
-                # Only what the decoder needs before it runs (NumPy, Pillow, imagecodecs): the
-                # rest of poolcli.images is imported while it decodes, here or on the caller's
-                # thread.
+                # Only what the decoder needs before it runs (NumPy and imagecodecs; Pillow too
+                # for a JPEG): the rest is imported while it decodes, here or on the main thread.
                 from poolcli import decoders
 
                 decoded = decoders.read(data, before_decode=self.decoding.set, **kwargs)
@@ -60,6 +59,8 @@ class _Read:
                     from poolcli import images
 
                     self._pic = images.array_picture(decoded)
+        except Exception:  # noqa: BLE001 - (out of memory, ...) the job reads it the usual way
+            self._pic = None
         finally:
             self.decoding.set()
 
