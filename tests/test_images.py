@@ -968,3 +968,18 @@ def test_a_value_a_writer_cannot_pack_is_an_encoding_error(monkeypatch) -> None:
     monkeypatch.setattr(Image.Image, "save", overflow)
     with pytest.raises(ImageError, match="cannot encode BMP: int too big"):
         encode_picture(Picture([Image.new("RGB", (2, 2))]), "BMP")
+
+
+def test_an_output_over_pillows_pixel_guard_is_no_warning_and_no_error(monkeypatch) -> None:
+    # Banded pooling builds the output with a crop, which Pillow's pixel guard also looks at:
+    # bands of 2 rows (128 pixels) stay under the limit, the 32x32 output is over twice it.
+    import warnings
+
+    monkeypatch.setattr(images, "BAND_MIN_BYTES", 1)
+    monkeypatch.setattr(images, "BAND_BYTES", 64 * 3 * 2)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200)
+    image = Image.new("RGB", (64, 64), (1, 2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = pool_image(image, "max", kernel_size=2)
+    assert out.size == (32, 32) and out.getpixel((31, 31)) == (1, 2, 3)

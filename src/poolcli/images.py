@@ -367,8 +367,15 @@ def _pool_bands(
         pooled = _pool_whole(image.crop((0, y0, w, y1)), name, band_kw)
         if out is None:
             # A crop past the edges: the output's size with the first band's mode, palette and
-            # info in one step, the rows below it zero until pasted.
-            out = pooled.crop((0, 0, cols.out, rows.out))
+            # info in one step, the rows below it zero until pasted. Pillow's pixel guard looks
+            # at a crop's size too, but this is no file being decoded: it is switched off here.
+            with decoders.PIXELS_LOCK:
+                saved = Image.MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = None
+                try:
+                    out = pooled.crop((0, 0, cols.out, rows.out))
+                finally:
+                    Image.MAX_IMAGE_PIXELS = saved
         else:
             out.paste(pooled, (0, y0 // k))
     assert out is not None
