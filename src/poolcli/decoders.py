@@ -31,13 +31,14 @@ Any error of the fast decoder (corrupt or truncated data, a variant it does not 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import struct
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -45,7 +46,17 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["DEFAULT", "PIXELS_LOCK", "Decoded", "available", "candidate", "decode_pixels", "read"]
+__all__ = [
+    "DEFAULT",
+    "PIXELS_LOCK",
+    "TRANSPOSED",
+    "Decoded",
+    "available",
+    "candidate",
+    "decode_pixels",
+    "pixel_guard",
+    "read",
+]
 
 
 class _Default:
@@ -72,8 +83,9 @@ class Decoded(NamedTuple):
 
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# EXIF orientations that ImageOps.exif_transpose turns or flips (1 and unknown values: none).
-_TRANSPOSED = frozenset(range(2, 9))
+TRANSPOSED = frozenset(range(2, 9))
+"""EXIF orientations that ``ImageOps.exif_transpose`` turns or flips (1 and unknown values:
+none)."""
 # Info keys Pillow reads an orientation from besides "exif" (Image.getexif).
 _OTHER_EXIF = ("xmp", "XML:com.adobe.xmp", "Raw profile type exif")
 
@@ -108,7 +120,7 @@ def candidate(im: Image.Image) -> bool:
             return False
     elif im.format != "JPEG" or im.mode == "RGBA":
         return False
-    return _orientation(im) not in _TRANSPOSED
+    return _orientation(im) not in TRANSPOSED
 
 
 def decode_pixels(im: Image.Image, data: bytes | memoryview) -> np.ndarray | None:
@@ -119,39 +131,33 @@ def decode_pixels(im: Image.Image, data: bytes | memoryview) -> np.ndarray | Non
     The array is ``(H, W)`` for ``L``, ``(H, W, C)`` otherwise, uint8. The GIL is released while
     the decoder runs.
     """
-    a = _decode_png(data) if im.format == "PNG" else _decode_jpeg(data)
-    return a if a is not None and _fits(im, a, data) else None
-
-
-def _decode_png(data: bytes | memoryview) -> np.ndarray | None:
     codecs = _codecs()
     assert codecs is not None, "for candidates only"
+    if im.format == "PNG":
+        if not _nothing_after_idat(memoryview(data), im.tile[0][2]):
+            return None
+        a = _decode(codecs[0].spng_decode, data)
+    else:
+        # libjpeg reads a file that ends early as if it ended there (grey to the end) and only
+        # warns; Pillow calls it truncated. Only a file that ends with EOI is taken.
+        if bytes(data[-2:]) != b"\xff\xd9":
+            return None
+        a = _decode(codecs[1].jpeg8_decode, data)
+    return a if a is not None and _fits(im, a) else None
+
+
+def _decode(decoder: Callable[[Any], np.ndarray], data: bytes | memoryview) -> np.ndarray | None:
+    """``decoder(data)`` with one channel as ``(H, W)``; ``None`` for any failure (Pillow then
+    decodes the file and says what is wrong with it)."""
     try:
-        a: np.ndarray = codecs[0].spng_decode(data)
+        a = decoder(data)
     except Exception:  # noqa: BLE001 - any failure of the fast path: Pillow decodes instead
         return None
     return a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a
 
 
-def _decode_jpeg(data: bytes | memoryview) -> np.ndarray | None:
-    codecs = _codecs()
-    assert codecs is not None, "for candidates only"
-    # libjpeg reads a file that ends early as if it ended there (grey to the end) and only
-    # warns; Pillow calls it truncated. Only a file that ends with EOI is taken.
-    if bytes(data[-2:]) != b"\xff\xd9":
-        return None
-    try:
-        a: np.ndarray = codecs[1].jpeg8_decode(data)
-    except Exception:  # noqa: BLE001 - any failure of the fast path: Pillow decodes instead
-        return None
-    return a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a
-
-
-def _fits(im: Image.Image, a: np.ndarray, data: bytes | memoryview) -> bool:
-    """Whether ``a``, decoded from ``data``, is the array Pillow gives for ``im``: its shape and
-    dtype, and for a PNG nothing after the pixels that Pillow would read (see the notes)."""
-    if im.format == "PNG" and not _nothing_after_idat(memoryview(data), im.tile[0][2]):
-        return False
+def _fits(im: Image.Image, a: np.ndarray) -> bool:
+    """Whether ``a`` has the shape and dtype of the array Pillow gives for ``im``."""
     expected = (im.height, im.width) + ((len(im.getbands()),) if im.mode != "L" else ())
     return a.shape == expected and a.dtype == np.uint8
 
@@ -168,6 +174,22 @@ def pixel_limit(max_pixels: int | None) -> int | None:
     pil = sys.modules.get("PIL.Image")
     saved = _PILLOW_MAX_IMAGE_PIXELS if pil is None else pil.MAX_IMAGE_PIXELS
     return None if saved is None else 2 * saved
+
+
+@contextlib.contextmanager
+def pixel_guard(max_pixels: int | None) -> Iterator[int | None]:
+    """Pillow's decompression-bomb limit set for the block, under :data:`PIXELS_LOCK`: to
+    :func:`pixel_limit` of ``max_pixels`` (``None``: off), which the block gets; restored after."""
+    from PIL import Image
+
+    with PIXELS_LOCK:
+        limit = pixel_limit(max_pixels)
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = limit
+        try:
+            yield limit
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def read(
@@ -189,16 +211,16 @@ def read(
     only under :data:`PIXELS_LOCK`. The decoder releases the GIL; ``before_decode()`` is called
     just before it starts.
     """
-    if _codecs() is None:
+    codecs = _codecs()
+    if codecs is None:
         return None
     try:
-        early: np.ndarray | None = None
+        early = None
         size = _plain_png_size(data)
         if size is not None and _within(size, pixel_limit(max_pixels)):
             if before_decode is not None:
                 before_decode()
-                before_decode = None
-            early = _decode_png(data)
+            early = _decode(codecs[0].spng_decode, data)
             if early is None:
                 return None
         im = _open(data, max_pixels)
@@ -208,13 +230,13 @@ def read(
             if early is None:
                 if before_decode is not None:
                     before_decode()
-                early = decode_pixels(im, data)
-            elif not (im.format == "PNG" and _fits(im, early, data)):
-                return None
-            if early is None:
+                pixels = decode_pixels(im, data)
+            else:  # what the header promised, Pillow must confirm
+                pixels = early if im.format == "PNG" and _fits(im, early) else None
+            if pixels is None:
                 return None
             assert im.format is not None
-            return Decoded(early, im.mode, im.format, dict(im.info))
+            return Decoded(pixels, im.mode, im.format, dict(im.info))
     except Exception:  # noqa: BLE001 - whatever Pillow raises for a bad file: read it the usual way
         return None
 
@@ -224,15 +246,10 @@ def _open(data: bytes | memoryview, max_pixels: int | None) -> Image.Image | Non
     ``max_pixels``, else ``None``; Pillow's limit and the warning filters are left as found."""
     from PIL import Image
 
-    with PIXELS_LOCK, warnings.catch_warnings():
+    # Pillow raises only past twice its limit and warns (ignored here) below: checked exactly
+    with pixel_guard(max_pixels) as limit, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        limit = pixel_limit(max_pixels)
-        saved = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None  # checked below, where going over is not an error
-        try:
-            im = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved
+        im = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
         if candidate(im) and _within(im.size, limit):
             return im
     im.close()
@@ -244,9 +261,9 @@ def _within(size: tuple[int, int], limit: int | None) -> bool:
 
 
 def _plain_png_size(data: bytes | memoryview) -> tuple[int, int] | None:
-    """``(width, height)`` of a PNG whose header and chunks before the pixels make it a likely
-    candidate: 8-bit grey, RGB or RGBA (colour types 0, 2, 6), no ``tRNS``, no ``acTL``. Read
-    without Pillow; Pillow checks everything once it is imported."""
+    """``(width, height)`` of a PNG whose chunks make it a likely candidate: 8-bit grey, RGB or
+    RGBA (colour types 0, 2, 6), no ``tRNS``, ``PLTE`` or ``acTL``, nothing after the ``IDAT``s.
+    Read without Pillow; Pillow checks the rest once it is imported."""
     view = memoryview(data)
     if bytes(view[:8]) != _PNG_MAGIC or len(view) < 33 or bytes(view[12:16]) != b"IHDR":
         return None
@@ -257,7 +274,7 @@ def _plain_png_size(data: bytes | memoryview) -> tuple[int, int] | None:
     while pos + 8 <= len(view):
         length, kind = struct.unpack_from(">I4s", view, pos)
         if kind == b"IDAT":
-            return width, height
+            return (width, height) if _nothing_after_idat(view, pos + 8) else None
         if kind in (b"tRNS", b"acTL", b"PLTE"):
             return None
         pos += 12 + length

@@ -125,8 +125,6 @@ _BAND_KWARGS = _WINDOW_KWARGS | {"count_include_pad", "threads"}
 # is left out rather than failing the write.
 _MAX_DPI = {"PNG": (2**32 - 1) * 0.0254, "BMP": (2**31 - 1) * 0.0254, "PCX": 65535.0}
 _MAX_DPI["DIB"] = _MAX_DPI["BMP"]
-# EXIF orientations that ImageOps.exif_transpose turns or flips (1 and unknown values: none).
-_TRANSPOSED = frozenset(range(2, 9))
 # Modes a Picture may hold as a uint8 array (what poolcli.decoders gives).
 _ARRAY_MODES = frozenset({"L", "RGB", "RGBA"})
 
@@ -369,13 +367,8 @@ def _pool_bands(
             # A crop past the edges: the output's size with the first band's mode, palette and
             # info in one step, the rows below it zero until pasted. Pillow's pixel guard looks
             # at a crop's size too, but this is no file being decoded: it is switched off here.
-            with decoders.PIXELS_LOCK:
-                saved = Image.MAX_IMAGE_PIXELS
-                Image.MAX_IMAGE_PIXELS = None
-                try:
-                    out = pooled.crop((0, 0, cols.out, rows.out))
-                finally:
-                    Image.MAX_IMAGE_PIXELS = saved
+            with decoders.pixel_guard(None):
+                out = pooled.crop((0, 0, cols.out, rows.out))
         else:
             out.paste(pooled, (0, y0 // k))
     assert out is not None
@@ -684,20 +677,14 @@ def array_picture(decoded: decoders.Decoded) -> Picture:
 
 def _decode_guarded(fp: Any, label: str, max_pixels: int | None) -> Picture:
     """:func:`_decode` with the decompression-bomb limit of ``max_pixels`` exact."""
-    with decoders.PIXELS_LOCK:
-        saved = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = decoders.pixel_limit(max_pixels)
-        try:
-            with warnings.catch_warnings():
-                # Pillow warns above MAX_IMAGE_PIXELS and errors above twice that: make the
-                # limit exact. Metadata warnings (corrupt EXIF, ...) are not worth a message.
-                warnings.filterwarnings("ignore", category=UserWarning)
-                warnings.filterwarnings("ignore", ".* format is deprecated", DeprecationWarning)
-                warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-                with _c_stderr_silenced():
-                    return _decode(fp, label)
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved
+    with decoders.pixel_guard(max_pixels), warnings.catch_warnings():
+        # Pillow warns above MAX_IMAGE_PIXELS and errors above twice that: make the limit
+        # exact. Metadata warnings (corrupt EXIF, ...) are not worth a message.
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", ".* format is deprecated", DeprecationWarning)
+        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+        with _c_stderr_silenced():
+            return _decode(fp, label)
 
 
 @contextlib.contextmanager
@@ -796,7 +783,7 @@ def _frame(im: Image.Image, *, only: bool) -> Image.Image:
     are copied, as the next ``seek`` reuses the decoded pixels.
     """
     im.load()
-    if im.getexif().get(ExifTags.Base.Orientation, 1) in _TRANSPOSED:
+    if im.getexif().get(ExifTags.Base.Orientation, 1) in decoders.TRANSPOSED:
         return ImageOps.exif_transpose(im)
     if only and getattr(im, "map", None) is None:  # never a memory map of the file (closed soon)
         return im._new(im.im)
