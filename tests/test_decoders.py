@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from poolcli import decoders, images, pngwrite
+from poolcli import ahead, decoders, images, pngwrite
 from poolcli.errors import ImageError
 from poolcli.images import Picture, read_picture
 
@@ -44,8 +44,8 @@ def pillow_only(monkeypatch: pytest.MonkeyPatch):
 def both_reads(source, pillow_only) -> tuple[object, object]:
     """read_picture of ``source`` with and without the fast decoders: pictures or messages.
 
-    The read ahead (:func:`poolcli.images.read_fast`, which decodes a PNG before Pillow opens
-    it) must agree too, where it gives a picture at all.
+    The read ahead (:func:`read_ahead`: a PNG is decoded before Pillow opens it) must agree
+    too, where it gives a picture at all.
     """
 
     def read():
@@ -57,12 +57,22 @@ def both_reads(source, pillow_only) -> tuple[object, object]:
     fast = read()
     with pillow_only():
         slow = read()
-    early = images.read_fast(source)
+    early = read_ahead(source)
     if early is not None:
         assert_same_picture(early, slow)
     elif not isinstance(fast, str):
         assert fast.array is None  # what the read ahead leaves, read_picture leaves too
     return fast, slow
+
+
+def read_ahead(source, **read_kwargs):
+    """What poolcli reads ahead for ``source``: a path on :mod:`poolcli.ahead`'s thread, or the
+    file's bytes through :func:`poolcli.decoders.read` as that thread does; a picture or None."""
+    if isinstance(source, bytes):
+        decoded = decoders.read(source, **read_kwargs)
+        return None if decoded is None else images.array_picture(decoded)
+    ahead.start(str(source), read_kwargs)
+    return ahead.take(str(source), read_kwargs)
 
 
 def assert_same_picture(fast, slow) -> None:
@@ -266,25 +276,25 @@ def test_too_many_pixels_fails_as_with_pillow(pillow_only, tmp_path) -> None:
     with pillow_only(), pytest.raises(ImageError) as slow:
         read_picture(path, max_pixels=4000)
     assert str(fast.value) == str(slow.value)
-    assert images.read_fast(path, max_pixels=4000) is None
-    assert images.read_fast(path, max_pixels=4096) is not None
+    assert read_ahead(path, max_pixels=4000) is None
+    assert read_ahead(path, max_pixels=4096) is not None
 
 
-def test_read_fast_steps_aside_for_what_it_does_not_take(tmp_path) -> None:
+def test_the_read_ahead_steps_aside_for_what_it_does_not_take(tmp_path) -> None:
     path = tmp_path / "p.png"
     photo("RGB").convert("P").save(path)
-    assert images.read_fast(path) is None
-    assert images.read_fast(tmp_path / "missing.png") is None
-    assert images.read_fast(b"not an image") is None
-    assert images.read_fast(tmp_path) is None  # a folder
-    assert images.read_fast(png_bytes(photo("RGB"))).array is not None
+    assert read_ahead(path) is None
+    assert read_ahead(tmp_path / "missing.png") is None
+    assert read_ahead(b"not an image") is None
+    assert read_ahead(tmp_path) is None  # a folder
+    assert read_ahead(png_bytes(photo("RGB"))).array is not None
 
 
 def test_without_imagecodecs_nothing_is_fast(pillow_only) -> None:
     with pillow_only():
         assert not decoders.available()
         assert read_picture(png_bytes(photo("RGB"))).array is None
-        assert images.read_fast(png_bytes(photo("RGB"))) is None
+        assert read_ahead(png_bytes(photo("RGB"))) is None
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus of test images not found")

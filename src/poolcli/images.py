@@ -49,7 +49,7 @@ import struct
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -634,34 +634,6 @@ def read_picture(
         if empty:
             raise ImageError(f"{label}: empty file")
         return _decode_guarded(fp, label, max_pixels)
-
-
-def read_fast(
-    source: str | os.PathLike[str] | bytes,
-    *,
-    max_pixels: int | None = DEFAULT,
-    before_decode: Callable[[], object] | None = None,
-) -> Picture | None:
-    """:func:`read_picture` of ``source`` (a path or the file's bytes) when a fast decoder
-    (:mod:`poolcli.decoders`) takes it, else ``None``, also for a file that cannot be read:
-    :func:`read_picture` then decodes it with Pillow, or says what is wrong with it.
-
-    Safe on a thread of its own while the caller does something else (see
-    :func:`poolcli.decoders.read`, which does the work); ``before_decode()`` is called just
-    before the decoder, which releases the GIL, starts.
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data: bytes | memoryview = source
-    else:
-        try:
-            with open(source, "rb") as f:
-                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    return None
-                data = f.read()
-        except OSError:
-            return None
-    decoded = decoders.read(data, max_pixels=max_pixels, before_decode=before_decode)
-    return None if decoded is None else array_picture(decoded)
 
 
 def array_picture(decoded: decoders.Decoded) -> Picture:
