@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from poolcli.images import Picture
+    from poolcli.pngrows import RowStream
 
 __all__ = ["drop", "start", "take"]
 
@@ -37,6 +38,7 @@ class _Read:
 
     def __init__(self, source: str, read_kwargs: Mapping[str, Any]) -> None:
         self._pic: Picture | None = None
+        self.rows: RowStream | None = None  # a PNG decoded row by row, set before `decoding`
         self.decoding = threading.Event()  # set when the decoder runs, or the thread ends
         self._args = source, dict(read_kwargs)
         self._thread = threading.Thread(target=self._work, name="poolcli-read-ahead", daemon=True)
@@ -49,10 +51,17 @@ class _Read:
             source, kwargs = self._args
             data = _read_file(source)  # before the imports: the GIL is free while it reads
             if data is not None:
-                # Only what the decoder needs before it runs (NumPy and imagecodecs; Pillow too
-                # for a JPEG): the rest is imported while it decodes, here or on the main thread.
+                # Only what the decoder needs before it runs (ctypes for a plain PNG's rows;
+                # NumPy and imagecodecs for a whole image; Pillow too for a JPEG): the rest is
+                # imported while it decodes, here or on the main thread.
                 from poolcli import decoders
 
+                stream = decoders.start_rows(data, **kwargs)
+                if stream is not None:
+                    self.rows = stream
+                    self.decoding.set()
+                    stream.run()  # the taker pools the rows as they come
+                    return
                 decoded = decoders.read(data, before_decode=self.decoding.set, **kwargs)
                 del data
                 if decoded is not None:
@@ -70,8 +79,31 @@ class _Read:
         pic, self._pic = self._pic, None
         return pic
 
+    def take(self, name: str | None) -> Picture | None:
+        """The picture, once: one whose rows are still being decoded (:mod:`poolcli.pngrows`)
+        if Pillow agrees that they are the file's, else what :meth:`result` gives."""
+        self.decoding.wait()
+        if self.rows is None:
+            return self.result()
+        from poolcli import images
+
+        source, kwargs = self._args
+        pic = images.rows_picture(self.rows, name=name or source, **kwargs)
+        if pic is None:
+            self.stop()
+        else:
+            _streaming.append(self)
+        return pic
+
+    def stop(self) -> None:
+        """Stop decoding rows nobody will take, and wait for the thread."""
+        if self.rows is not None:
+            self.rows.stop()
+        self._thread.join()
+
 
 _reads: dict[_Key, _Read] = {}
+_streaming: list[_Read] = []  # taken, their rows maybe still being decoded
 
 
 def _key(source: str, read_kwargs: Mapping[str, Any]) -> _Key:
@@ -121,19 +153,28 @@ used = False
 """Whether :func:`take` has handed over a picture in this process."""
 
 
-def take(source: str, read_kwargs: Mapping[str, Any]) -> Picture | None:
+def take(source: str, read_kwargs: Mapping[str, Any], *, name: str | None = None) -> Picture | None:
     """The picture :func:`start` read for ``source`` and ``read_kwargs``, or ``None`` (none was
-    started, or the fast decoders do not take the file): the caller then reads it itself."""
+    started, or the fast decoders do not take the file): the caller then reads it itself.
+
+    A plain PNG comes back while its rows are still being decoded (see
+    :func:`poolcli.images.rows_picture`; ``name`` is the file's name in its errors, should its
+    data turn out to be bad): pooling it takes the rows as they come.
+    """
     global used
+    _streaming[:] = [read for read in _streaming if read.rows is None or not read.rows.ended]
     read = _reads.pop(_key(source, read_kwargs), None)
-    pic = None if read is None else read.result()
+    pic = None if read is None else read.take(name)
     used = used or pic is not None
     return pic
 
 
 def drop() -> None:
-    """Forget every read not taken, once its thread has ended (so that none is left running:
-    worker processes are forked only from a single-threaded process)."""
+    """Forget every read not taken and stop decoding rows not taken yet, once their threads
+    have ended (so that none is left running: worker processes are forked only from a
+    single-threaded process)."""
     while _reads:
         _, read = _reads.popitem()
-        read.result()
+        read.stop()
+    while _streaming:
+        _streaming.pop().stop()

@@ -122,7 +122,9 @@ class Seconds:
     """Wall-clock seconds per stage; ``None`` for a stage the input never reached.
 
     ``load`` is how long the job waited for its decoded input: less than the decoding took when
-    the input was read ahead (:mod:`poolcli.ahead`) while poolcli did something else.
+    the input was read ahead (:mod:`poolcli.ahead`) while poolcli did something else. A plain
+    PNG read ahead is pooled while its rows are decoded (:mod:`poolcli.pngrows`): its ``load``
+    is only the wait for the header and Pillow's check, and ``pool`` holds the decoding.
     """
 
     load: float | None = None
@@ -716,7 +718,7 @@ def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
     from poolcli import images
 
     if not _is_url(source):
-        pic = ahead.take(source, read_kwargs)
+        pic = ahead.take(source, read_kwargs, name=name)
         if pic is not None:
             return pic
         return images.read_picture(source, name=name, **read_kwargs)

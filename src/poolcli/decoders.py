@@ -34,16 +34,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import struct
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
+from poolcli import pngrows
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import Image
 
 __all__ = [
@@ -53,9 +53,11 @@ __all__ = [
     "Decoded",
     "available",
     "candidate",
+    "confirm",
     "decode_pixels",
     "pixel_guard",
     "read",
+    "start_rows",
 ]
 
 
@@ -82,7 +84,6 @@ class Decoded(NamedTuple):
     info: dict[str, Any]
 
 
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TRANSPOSED = frozenset(range(2, 9))
 """EXIF orientations that ``ImageOps.exif_transpose`` turns or flips (1 and unknown values:
 none)."""
@@ -134,7 +135,7 @@ def decode_pixels(im: Image.Image, data: bytes | memoryview) -> np.ndarray | Non
     codecs = _codecs()
     assert codecs is not None, "for candidates only"
     if im.format == "PNG":
-        if not _nothing_after_idat(memoryview(data), im.tile[0][2]):
+        if not pngrows.nothing_after_idat(memoryview(data), im.tile[0][2]):
             return None
         a = _decode(codecs[0].spng_decode, data)
     else:
@@ -159,7 +160,7 @@ def _decode(decoder: Callable[[Any], np.ndarray], data: bytes | memoryview) -> n
 def _fits(im: Image.Image, a: np.ndarray) -> bool:
     """Whether ``a`` has the shape and dtype of the array Pillow gives for ``im``."""
     expected = (im.height, im.width) + ((len(im.getbands()),) if im.mode != "L" else ())
-    return a.shape == expected and a.dtype == np.uint8
+    return a.shape == expected and a.dtype.char == "B"  # uint8
 
 
 # PIL.Image.MAX_IMAGE_PIXELS as Pillow sets it: the limit while Pillow is not imported yet.
@@ -216,8 +217,8 @@ def read(
         return None
     try:
         early = None
-        size = _plain_png_size(data)
-        if size is not None and _within(size, pixel_limit(max_pixels)):
+        header = pngrows.plain_header(data)
+        if header is not None and _within(header[:2], pixel_limit(max_pixels)):
             if before_decode is not None:
                 before_decode()
             early = _decode(codecs[0].spng_decode, data)
@@ -241,6 +242,45 @@ def read(
         return None
 
 
+def start_rows(data: bytes, *, max_pixels: int | None = DEFAULT) -> pngrows.RowStream | None:
+    """A :class:`~poolcli.pngrows.RowStream` for ``data``, a whole file, if it is a plain PNG
+    (:func:`~poolcli.pngrows.plain_header`, not interlaced) within ``max_pixels`` and libspng
+    is :func:`~poolcli.pngrows.available`; else ``None``.
+
+    Nothing is decoded yet: the caller runs the stream (:meth:`~poolcli.pngrows.RowStream.run`)
+    on a thread of its own. Its rows are used only once Pillow agrees (:func:`confirm`).
+    """
+    if not isinstance(data, bytes) or not pngrows.available():
+        return None
+    header = pngrows.plain_header(data)
+    if header is None or header.interlaced or not _within(header[:2], pixel_limit(max_pixels)):
+        return None
+    try:
+        return pngrows.RowStream(data, header)
+    except pngrows.StreamError:
+        return None
+
+
+def confirm(
+    stream: pngrows.RowStream, *, max_pixels: int | None = DEFAULT
+) -> tuple[str, str, dict[str, Any]] | None:
+    """Pillow's word on the file of a :func:`start_rows` stream: ``(mode, format, info)`` if
+    Pillow opens it as a :func:`candidate` within ``max_pixels``, of the size and mode the
+    stream decodes; else ``None`` (the rows are not Pillow's: the file is read the usual
+    way)."""
+    try:
+        im = _open(stream.data, max_pixels)
+    except Exception:  # noqa: BLE001 - whatever Pillow raises for a bad file: read it the usual way
+        return None
+    if im is None:
+        return None
+    with im:
+        header = stream.header
+        if im.format == "PNG" and im.size == header[:2] and im.mode == header.mode:
+            return im.mode, im.format, dict(im.info)
+    return None
+
+
 def _open(data: bytes | memoryview, max_pixels: int | None) -> Image.Image | None:
     """``data`` opened by Pillow (as PNG or JPEG) if it is a :func:`candidate` within
     ``max_pixels``, else ``None``; Pillow's limit and the warning filters are left as found."""
@@ -260,27 +300,6 @@ def _within(size: tuple[int, int], limit: int | None) -> bool:
     return limit is None or size[0] * size[1] <= limit
 
 
-def _plain_png_size(data: bytes | memoryview) -> tuple[int, int] | None:
-    """``(width, height)`` of a PNG whose chunks make it a likely candidate: 8-bit grey, RGB or
-    RGBA (colour types 0, 2, 6), no ``tRNS``, ``PLTE`` or ``acTL``, nothing after the ``IDAT``s.
-    Read without Pillow; Pillow checks the rest once it is imported."""
-    view = memoryview(data)
-    if bytes(view[:8]) != _PNG_MAGIC or len(view) < 33 or bytes(view[12:16]) != b"IHDR":
-        return None
-    width, height, depth, colour = struct.unpack_from(">IIBB", view, 16)
-    if depth != 8 or colour not in (0, 2, 6):
-        return None
-    pos = 8
-    while pos + 8 <= len(view):
-        length, kind = struct.unpack_from(">I4s", view, pos)
-        if kind == b"IDAT":
-            return (width, height) if _nothing_after_idat(view, pos + 8) else None
-        if kind in (b"tRNS", b"acTL", b"PLTE"):
-            return None
-        pos += 12 + length
-    return None
-
-
 def _orientation(im: Image.Image) -> int | None:
     """The EXIF orientation Pillow would apply, without decoding the pixels (a PNG's
     ``getexif`` loads the image unless it has an ``eXIf`` chunk before the pixels); 2 (a flip,
@@ -290,20 +309,3 @@ def _orientation(im: Image.Image) -> int | None:
     from PIL import ExifTags
 
     return im.getexif().get(ExifTags.Base.Orientation)
-
-
-def _nothing_after_idat(data: memoryview, first_idat: int) -> bool:
-    """Whether the chunks from the one whose data starts at ``first_idat`` are ``IDAT``s, then
-    ``IEND`` at the end of the file."""
-    pos = first_idat - 8  # the chunk's length and type
-    end = len(data)
-    seen_idat = False
-    while pos + 12 <= end:
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        if kind == b"IEND":
-            return seen_idat and length == 0 and pos + 12 == end
-        if kind != b"IDAT":
-            return False
-        seen_idat = True
-        pos += 12 + length
-    return False

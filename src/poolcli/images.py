@@ -48,18 +48,19 @@ import stat
 import struct
 import sys
 import tempfile
+import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import ExifTags, Image, ImageMode, ImageOps, UnidentifiedImageError
 
-from poolcli import decoders, pngwrite
+from poolcli import decoders, pngrows, pngwrite
 from poolcli.core import pool, resolve_mode
 from poolcli.errors import ImageError, PoolError, UnsupportedError, WindowError
-from poolcli.geometry import make_axes
+from poolcli.geometry import Axis, make_axes
 
 __all__ = [
     "DEFAULT",
@@ -144,6 +145,9 @@ class Picture:
     Pillow image; ``frames`` makes the Pillow image the first time it is asked for, and from
     then on the picture holds that instead.
 
+    Or its rows may still be being decoded, on another thread (:func:`rows_picture`):
+    :func:`pool_picture` pools them as they come, ``array`` and ``frames`` wait for them all.
+
     >>> from PIL import Image
     >>> pic = Picture([Image.new("L", (4, 3))], "PNG")
     >>> pic.size, pic.mode, pic.n_frames, pic.shape, pic.dtype
@@ -162,23 +166,54 @@ class Picture:
         *,
         array: np.ndarray | None = None,
         mode: str | None = None,
+        rows: pngrows.RowStream | _PooledRows | None = None,
+        reread: Callable[[], Picture] | None = None,
     ) -> None:
-        if (frames is None) == (array is None):
-            raise TypeError("Picture takes frames or an array, not both")
+        if sum(x is not None for x in (frames, array, rows)) != 1:
+            raise TypeError("Picture takes one of frames, an array or rows")
         if array is not None and (mode not in _ARRAY_MODES or array.dtype != np.uint8):
             raise ValueError(f"an array picture is uint8 L, RGB or RGBA, not {mode} {array.dtype}")
+        if rows is not None and (mode != rows.header.mode or reread is None):
+            raise ValueError("a rows picture has the mode of its rows and a way to read it again")
         self._frames = None if frames is None else list(frames)
         self._array, self._mode = array, mode
+        self._rows, self._reread = rows, reread  # see rows_picture, pool_picture
         self.format = format
         self.info: dict[str, Any] = {} if info is None else info
 
     def __repr__(self) -> str:
-        held = "array" if self._array is not None else f"{self.n_frames} frame(s)"
+        held = (
+            "rows"
+            if self._rows is not None
+            else "array"
+            if self._array is not None
+            else f"{self.n_frames} frame(s)"
+        )
         return f"<Picture {self.format} {self.mode} {self.size} {held}>"
+
+    def _settle(self, failed: bool = False) -> None:
+        """Turn a picture whose rows are being decoded into one held whole: the rows gathered
+        into ``array``; or, if their decoding fails (or ``failed``: it did while they were
+        pooled), or the rows were pooled already (they are not kept), the file read again the
+        usual way, whose error is the file's own."""
+        rows, self._rows = self._rows, None
+        if rows is None:
+            return
+        try:
+            if failed:
+                raise pngrows.StreamError
+            self._array = rows.whole()
+        except pngrows.StreamError:
+            rows.stop()
+            assert self._reread is not None
+            other = self._reread()
+            self._frames, self._array, self._mode = other._frames, other._array, other._mode
+            self.format, self.info = other.format, other.info
 
     @property
     def frames(self) -> list[Image.Image]:
         """The frames as Pillow images (made from ``array`` the first time)."""
+        self._settle()
         if self._frames is None:
             assert self._array is not None
             a = self._array
@@ -192,11 +227,14 @@ class Picture:
     @property
     def array(self) -> np.ndarray | None:
         """The pixels of a picture held as an array, ``None`` for one held as Pillow frames."""
+        self._settle()
         return self._array
 
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the first frame."""
+        if self._rows is not None:
+            return self._rows.header[:2]
         if self._array is not None:
             return self._array.shape[1], self._array.shape[0]
         return self.frames[0].size
@@ -204,7 +242,7 @@ class Picture:
     @property
     def mode(self) -> str:
         """Pillow mode of the first frame (later GIF frames may be ``RGB``/``RGBA``)."""
-        if self._array is not None:
+        if self._array is not None or self._rows is not None:
             assert self._mode is not None
             return self._mode
         return self.frames[0].mode
@@ -212,12 +250,14 @@ class Picture:
     @property
     def n_frames(self) -> int:
         """Number of frames (pages)."""
-        return 1 if self._array is not None else len(self.frames)
+        return 1 if self._array is not None or self._rows is not None else len(self.frames)
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """``(H, W, C)`` of the first frame, as NumPy sees it."""
         width, height = self.size
+        if self._rows is not None:
+            return height, width, self._rows.header.channels
         if self._array is not None:
             return height, width, 1 if self._array.ndim == 2 else self._array.shape[2]
         return height, width, len(self.frames[0].getbands())
@@ -225,7 +265,9 @@ class Picture:
     @property
     def dtype(self) -> str:
         """NumPy dtype name of the first frame's pixels (see :func:`image_dtype`)."""
-        return "uint8" if self._array is not None else image_dtype(self.frames[0])
+        if self._array is not None or self._rows is not None:
+            return "uint8"
+        return image_dtype(self.frames[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,29 +356,61 @@ def _band_rows(image: Image.Image, name: str, kw: Mapping[str, Any]) -> int | No
 
     ``np.asarray`` of a Pillow image briefly holds its pixels twice (``tobytes`` and the array),
     on top of Pillow's own copy: a big image is pooled a band of rows at a time instead, each
-    band an array of its own, into one output image. Only where that is exact by construction:
-    along the rows the windows tile the image (stride = kernel, dilation 1, no padding, every
-    window inside it, also adaptive windows of equal size), so cutting at a multiple of the
-    kernel gives each window the same cells; the columns are untouched. ``lp`` is left whole,
-    since the core picks its summation (powers or logarithms) from the whole input's range.
+    band an array of its own, into one output image, where that is exact (:func:`_tiled_rows`).
     """
-    if name == "lp" or image.mode not in _BANDED_MODES or not set(kw) <= _BAND_KWARGS:
+    if image.mode not in _BANDED_MODES:
         return None
     w, h = image.size
     row_bytes = w * len(image.getbands()) * _itemsize(image.mode)
     if h * row_bytes < BAND_MIN_BYTES:
         return None
+    axis = _tiled_rows((h, w), name, kw)
+    if axis is None:
+        return None
+    k = axis.kernel
+    return k * max(1, BAND_BYTES // (row_bytes * k))
+
+
+def _tiled_rows(shape: tuple[int, int], name: str, kw: Mapping[str, Any]) -> Axis | None:
+    """The row axis of the windows of pooling ``shape`` by ``name`` and ``kw`` if pooling it a
+    band of rows at a time (:func:`_bands`) gives exactly what pooling it whole gives, else
+    ``None``.
+
+    That is so by construction where the windows tile the rows: stride = kernel, dilation 1, no
+    padding, every window inside the image (also adaptive windows of equal size), so cutting at
+    a multiple of the kernel gives each window the same cells; the columns are untouched.
+    ``lp`` is left whole, since the core picks its summation (powers or logarithms) from the
+    whole input's range; so is any keyword not about windows (``p``).
+    """
+    if name == "lp" or not set(kw) <= _BAND_KWARGS:
+        return None
     window = {k: v for k, v in kw.items() if k in _WINDOW_KWARGS}
     try:
-        rows, _ = make_axes((h, w), **window)
+        rows, _ = make_axes(shape, **window)
     except WindowError:
         return None  # the whole-image path raises it, with the image's shape
-    if not (
-        rows.stride == rows.kernel and rows.dilation == 1 and rows.pad == 0 and rows.valid.all()
-    ):
-        return None
-    k = rows.kernel
-    return k * max(1, BAND_BYTES // (row_bytes * k))
+    if rows.stride == rows.kernel and rows.dilation == 1 and rows.pad == 0 and rows.valid.all():
+        return rows
+    return None
+
+
+def _bands(
+    axis: Axis, band_rows: int, kw: Mapping[str, Any]
+) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """``(y0, y1, band_kw)`` for each band of ``band_rows`` input rows (a multiple of the
+    kernel) along the tiled row ``axis`` of :func:`_tiled_rows`: pooling rows ``[y0, y1)`` by
+    ``band_kw`` gives output rows ``[y0 // kernel, y1 // kernel)``."""
+    k = axis.kernel
+    for y0 in range(0, axis.out * k, band_rows):  # rows past the last window are read by none
+        y1 = min(y0 + band_rows, axis.out * k)
+        band_kw = dict(kw)
+        if kw.get("output_size") is not None:  # adaptive: the band's own equal windows
+            size = kw["output_size"]
+            band_kw["output_size"] = (
+                (y1 - y0) // k,
+                size[1] if isinstance(size, (tuple, list)) else size,
+            )
+        yield y0, y1, band_kw
 
 
 def _itemsize(mode: str) -> int:
@@ -350,18 +424,8 @@ def _pool_bands(
     :func:`_band_rows` for when that is exact; ``band_rows`` is a multiple of the row kernel)."""
     w, h = image.size
     rows, cols = make_axes((h, w), **{k: v for k, v in kw.items() if k in _WINDOW_KWARGS})
-    k = rows.kernel
-    used = rows.out * k  # rows past the last window are read by none
     out: Image.Image | None = None
-    for y0 in range(0, used, band_rows):
-        y1 = min(y0 + band_rows, used)
-        band_kw = dict(kw)
-        if kw.get("output_size") is not None:  # adaptive: the band's own equal windows
-            size = kw["output_size"]
-            band_kw["output_size"] = (
-                (y1 - y0) // k,
-                size[1] if isinstance(size, (tuple, list)) else size,
-            )
+    for y0, y1, band_kw in _bands(rows, band_rows, kw):
         pooled = _pool_whole(image.crop((0, y0, w, y1)), name, band_kw)
         if out is None:
             # A crop past the edges: the output's size with the first band's mode, palette and
@@ -370,7 +434,7 @@ def _pool_bands(
             with decoders.pixel_guard(None):
                 out = pooled.crop((0, 0, cols.out, rows.out))
         else:
-            out.paste(pooled, (0, y0 // k))
+            out.paste(pooled, (0, y0 // rows.kernel))
     assert out is not None
     return out
 
@@ -639,12 +703,36 @@ def read_picture(
 def array_picture(decoded: decoders.Decoded) -> Picture:
     """The :class:`Picture` of what :func:`poolcli.decoders.read` decoded."""
     pixels, mode, fmt, info = decoded
+    return Picture(array=pixels, mode=mode, format=fmt, info=_single_info(info, fmt))
+
+
+def rows_picture(
+    rows: pngrows.RowStream, *, name: str, max_pixels: int | None = DEFAULT
+) -> Picture | None:
+    """The :class:`Picture` of a PNG whose rows are being decoded, on another thread, by
+    ``rows`` (:func:`poolcli.decoders.start_rows`), if Pillow agrees that they are the file's
+    pixels (:func:`poolcli.decoders.confirm`, with ``max_pixels``); else ``None``.
+
+    :func:`pool_picture` pools the rows as they come; ``array`` and ``frames`` wait for all.
+    Should the decoding fail, the file is read again as :func:`read_picture` reads it, and its
+    error (named ``name``) is raised where the pixels were wanted.
+    """
+    confirmed = decoders.confirm(rows, max_pixels=max_pixels)
+    if confirmed is None:
+        return None
+    mode, fmt, info = confirmed
     return Picture(
-        array=pixels,
+        rows=rows,
         mode=mode,
         format=fmt,
-        info=_picture_info(info, fmt, [info.get("duration")], [None]),
+        info=_single_info(info, fmt),
+        reread=lambda: read_picture(rows.data, name=name, max_pixels=max_pixels),
     )
+
+
+def _single_info(info: Mapping[str, Any], fmt: str) -> dict[str, Any]:
+    """:attr:`Picture.info` of a one-frame file from Pillow's ``info``."""
+    return _picture_info(info, fmt, [info.get("duration")], [None])
 
 
 def _decode_guarded(fp: Any, label: str, max_pixels: int | None) -> Picture:
@@ -773,9 +861,13 @@ def pool_picture(pic: Picture, mode: str, **pool_kwargs: Any) -> Picture:
     >>> out.size, out.info["dpi"]
     ((2, 4), (100.0, 300.0))
     """
+    name = resolve_mode(mode)
     info = dict(pic.info)
-    if pic.array is not None:
-        pooled = _pool_array(pic.array, pic.mode, resolve_mode(mode), pool_kwargs)
+    lazy = _PooledRows.start(pic, name, pool_kwargs) if pic._rows is not None else None
+    if lazy is not None:
+        out_size = lazy.header[:2]
+    elif pic.array is not None:  # (a picture being decoded waits for its rows here)
+        pooled = _pool_array(pic.array, pic.mode, name, pool_kwargs)
         out_size = pooled.shape[1], pooled.shape[0]
     else:
         frames = [pool_image(f, mode, **pool_kwargs) for f in pic.frames]
@@ -786,15 +878,88 @@ def pool_picture(pic: Picture, mode: str, **pool_kwargs: Any) -> Picture:
             del info["dpi"]
         else:
             info["dpi"] = dpi
+    if lazy is not None:
+
+        def again() -> Picture:  # the rows failed: the file read again, pooled whole
+            pic._settle(failed=True)
+            return pool_picture(pic, mode, **pool_kwargs)
+
+        return Picture(rows=lazy, mode=pic.mode, format=pic.format, info=info, reread=again)
     if pic.array is None:
         return Picture(frames, pic.format, info)
     if pooled.dtype == np.uint8:
         return Picture(array=pooled, mode=pic.mode, format=pic.format, info=info)
     # sum's wider values: stored as _to_image says, in a Pillow image
-    image = _to_image(pooled, pic.mode, resolve_mode(mode))
+    image = _to_image(pooled, pic.mode, name)
     if "icc_profile" in info:
         image.info["icc_profile"] = info["icc_profile"]
     return Picture([image], pic.format, info)
+
+
+class _PooledRows:
+    """The pooled pixels of a picture whose rows are being decoded (:func:`rows_picture`),
+    pooled a band at a time when asked for: :meth:`ready` pools until the output has the rows
+    asked for, waiting for the input rows it needs, so that the PNG writer can write the top of
+    the output while the bottom of the input is still being decoded. The same protocol as
+    :class:`poolcli.pngrows.RowStream` for :class:`Picture` (``header``, :meth:`whole`,
+    :meth:`stop`), and what it takes from one.
+
+    Only where that is exact (:func:`_tiled_rows`), for the modes whose output is uint8 like
+    the input (not ``sum``): :meth:`start` says.
+    """
+
+    def __init__(
+        self, source: pngrows.RowStream, mode: str, name: str, kw: Mapping[str, Any], axis: Axis
+    ) -> None:
+        self._source, self._mode, self._name = source, mode, name
+        height, width = source.header.height, source.header.width
+        cols = make_axes((height, width), **{k: v for k, v in kw.items() if k in _WINDOW_KWARGS})[1]
+        channels = source.header.channels
+        self.header = pngrows.Header(cols.out, axis.out, channels, False)
+        self.array = np.empty((axis.out, cols.out, channels)[: 2 if channels == 1 else 3], np.uint8)
+        self._kernel = axis.kernel
+        band = axis.kernel * max(1, pngrows.BAND_BYTES // (source.row_bytes * axis.kernel))
+        # One thread: the bands are small, and the decoder keeps another core busy.
+        self._bands = _bands(axis, band, {**kw, "threads": 1})
+        self._done = 0  # output rows pooled
+        self._finished = False
+        self.seconds = 0.0  # spent in ready(): waiting for rows and pooling them
+
+    @classmethod
+    def start(cls, pic: Picture, name: str, kw: Mapping[str, Any]) -> _PooledRows | None:
+        """The lazy pooling of ``pic``'s rows, or ``None`` where it would not be exact."""
+        source = pic._rows
+        if not isinstance(source, pngrows.RowStream) or name == "sum":
+            return None
+        axis = _tiled_rows((source.header.height, source.header.width), name, kw)
+        return None if axis is None else cls(source, pic.mode, name, kw, axis)
+
+    def ready(self, rows: int) -> None:
+        """Pool until output rows ``[0, rows)`` are in :attr:`array`; for the last row, until the
+        input is decoded to its end (:class:`~poolcli.pngrows.StreamError` if it fails)."""
+        start = time.perf_counter()
+        try:
+            k = self._kernel
+            while self._done < rows:
+                y0, y1, band_kw = next(self._bands)
+                pooled = _pool_array(self._source.rows(y0, y1), self._mode, self._name, band_kw)
+                self.array[y0 // k : y1 // k] = pooled  # before release: it may be a view
+                self._source.release(y1)
+                self._done = y1 // k
+            if rows >= self.header.height and not self._finished:
+                self._source.release(self._source.header.height)
+                self._source.finish()  # the rows past the last window, and the file's end
+                self._finished = True
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def whole(self) -> np.ndarray:
+        """All of :attr:`array`, pooled."""
+        self.ready(self.header.height)
+        return self.array
+
+    def stop(self) -> None:
+        self._source.stop()
 
 
 def _pool_array(x: np.ndarray, mode: str, name: str, kw: Mapping[str, Any]) -> np.ndarray:
@@ -899,7 +1064,12 @@ def encode_picture(
     params = _save_params(pic, fmt, quality, compress_level)
     fast = _fast_png(fmt, params)
     source: Image.Image | np.ndarray
-    if pic.array is not None and fast:
+    ready = None
+    lazy = pic._rows if isinstance(pic._rows, _PooledRows) else None
+    if lazy is not None and fast:
+        # pooled as the writer asks for rows, while the input decodes on another core
+        frames, source, ready, threads = [], lazy.array, lazy.ready, 1
+    elif pic.array is not None and fast:
         frames, source = [], pic.array  # straight from the array, never a Pillow image
     else:
         frames = [_storable(f, fmt) for f in pic.frames]
@@ -914,11 +1084,19 @@ def encode_picture(
                 dpi=params.get("dpi"),
                 exif=params.get("exif"),
                 threads=threads,
+                ready=ready,
             )
         if len(frames) > 1:
             frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], **params)
         else:
             frames[0].save(buf, fmt, **params)
+    except pngrows.StreamError:
+        # the input's rows failed to decode: it is read again and pooled whole (or its error
+        # raised), then written the usual way
+        pic._settle(failed=True)
+        return encode_picture(
+            pic, format, quality=quality, compress_level=compress_level, threads=threads
+        )
     except (OSError, ValueError, OverflowError, struct.error) as err:
         # OverflowError, struct.error: a value a writer packs into too few bits
         if "mode" in str(err).lower():  # "cannot write mode X as Y", "Unsupported BLP image mode"

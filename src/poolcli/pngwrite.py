@@ -112,6 +112,7 @@ def encode_png(
     exif: bytes | None = None,
     filter: str = "adaptive",
     threads: int | None = None,
+    ready: Callable[[int], object] | None = None,
 ) -> bytes:
     """Encode one image as a PNG file, in memory.
 
@@ -135,6 +136,10 @@ def encode_png(
         one of :data:`FILTERS`. Palette and sub-byte images always use ``"none"``.
     threads : int, optional
         Threads that filter and deflate; default: the number of CPUs.
+    ready : callable, optional
+        For an array still being filled: ``ready(y)`` is called, on the thread that filters
+        rows ``[.., y)``, before they are read, and returns once they are there (the image is
+        written top to bottom, so a caller may fill it as it goes).
 
     Returns
     -------
@@ -224,6 +229,8 @@ def encode_png(
     def band(i: int) -> tuple[bytes, int, int]:
         y0 = starts[i]
         y1 = min(height, y0 + band_rows)
+        if ready is not None:
+            ready(y1)
         above = rows(y0 - 1, y0) if y0 else None
         data = _filter_band(rows(y0, y1), above, bpp, how)
         return compress(data, i == last), zlib.adler32(data), data.nbytes
