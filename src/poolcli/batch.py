@@ -123,8 +123,9 @@ class Seconds:
 
     ``load`` is how long the job waited for its decoded input: less than the decoding took when
     the input was read ahead (:mod:`poolcli.ahead`) while poolcli did something else. A plain
-    PNG read ahead is pooled while its rows are decoded (:mod:`poolcli.pngrows`): its ``load``
-    is only the wait for the header and Pillow's check, and ``pool`` holds the decoding.
+    PNG read ahead is pooled while its rows are decoded (:mod:`poolcli.pngrows`), and written
+    as they are pooled: its ``load`` is only the wait for Pillow's check of the file, ``pool``
+    the wait for decoded rows and their pooling, ``save`` the rest of the writing.
     """
 
     load: float | None = None
@@ -707,6 +708,10 @@ def pool_timed(
         start = time.perf_counter()
         write(pooled)
         seconds.save = time.perf_counter() - start
+        # a PNG being decoded is pooled as it is written: that time is the pooling's
+        later = min(pooled.pooled_later, seconds.save)
+        seconds.pool += later
+        seconds.save -= later
     except PoolError as err:
         record.status, record.error = "error", cause(err, record.input)
     except OSError as err:  # fsspec's I/O; local files report through ImageError

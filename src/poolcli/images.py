@@ -130,6 +130,11 @@ _MAX_DPI["DIB"] = _MAX_DPI["BMP"]
 _ARRAY_MODES = frozenset({"L", "RGB", "RGBA"})
 
 
+class _InputError(ImageError):
+    """The input file's error, found only when its pixels were pooled or written (a PNG read
+    row by row, whose decoding failed: see :func:`rows_picture`)."""
+
+
 class Picture:
     """A decoded image file: its frames, its format and what writing it back needs.
 
@@ -178,6 +183,7 @@ class Picture:
         self._frames = None if frames is None else list(frames)
         self._array, self._mode = array, mode
         self._rows, self._reread = rows, reread  # see rows_picture, pool_picture
+        self._pooled_later = 0.0
         self.format = format
         self.info: dict[str, Any] = {} if info is None else info
 
@@ -199,6 +205,7 @@ class Picture:
         rows, self._rows = self._rows, None
         if rows is None:
             return
+        self._pooled_later += getattr(rows, "seconds", 0.0)
         try:
             if failed:
                 raise pngrows.StreamError
@@ -206,7 +213,10 @@ class Picture:
         except pngrows.StreamError:
             rows.stop()
             assert self._reread is not None
-            other = self._reread()
+            try:
+                other = self._reread()
+            except ImageError as err:  # the input file's own error, wherever it shows
+                raise _InputError(str(err)) from None
             self._frames, self._array, self._mode = other._frames, other._array, other._mode
             self.format, self.info = other.format, other.info
 
@@ -223,6 +233,15 @@ class Picture:
                     image.info[key] = self.info[key]
             self._frames, self._array = [image], None
         return self._frames
+
+    @property
+    def pooled_later(self) -> float:
+        """Seconds spent pooling this picture's pixels after :func:`pool_picture` returned it
+        (the wait for decoded rows included): :func:`pool_picture` of a PNG being decoded
+        pools its rows as they are written (:func:`encode_picture`) or asked for. 0 for any
+        other picture."""
+        later = self._pooled_later
+        return later + (self._rows.seconds if isinstance(self._rows, _PooledRows) else 0.0)
 
     @property
     def array(self) -> np.ndarray | None:
@@ -1264,6 +1283,8 @@ def write_picture(
         data = encode_picture(
             pic, fmt, quality=quality, compress_level=compress_level, threads=threads
         )
+    except _InputError:
+        raise  # the input turned out bad while it was pooled and written: not the output's
     except PoolError as err:
         raise type(err)(f"{path}: {err}") from None
     _write_atomic(path, data, force=force)

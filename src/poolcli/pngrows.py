@@ -315,10 +315,13 @@ class RowStream:
         return max(0, info.row_num - 1) if err == 0 else 0
 
     def _wait(self, rows: int) -> None:
-        """Until ``rows`` rows are decoded; :class:`StreamError` if they never will be."""
-        while self.decoded() < rows:
+        """Until ``rows`` rows are decoded; :class:`StreamError` if they never will be (or
+        the stream was stopped)."""
+        while True:
             if self._stopped or (self._ended.is_set() and self._failure is not None):
                 raise StreamError(self._failure or "stopped")
+            if self.decoded() >= rows:
+                return
             self._ended.wait(_POLL_SECONDS)
 
     def rows(self, y0: int, y1: int) -> np.ndarray:
