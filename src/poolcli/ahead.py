@@ -8,8 +8,10 @@ never taken.
 
 Only what :func:`poolcli.decoders.read` decodes is read ahead (a plain PNG or JPEG, with
 imagecodecs installed); anything else, and any failure, gives ``None`` and is read the usual way
-when its job comes, with the usual error. This module imports nothing heavy itself: the script
-starts a read before Typer, NumPy or Pillow are imported (:mod:`poolcli.entry`).
+when its job comes, with the usual error. A plain PNG that is not interlaced is handed over
+while it still decodes (:mod:`poolcli.pngrows`): the job pools and writes its rows as they come.
+This module imports nothing heavy itself: the script starts a read before Typer, NumPy or
+Pillow are imported (:mod:`poolcli.entry`).
 """
 
 from __future__ import annotations

@@ -27,6 +27,10 @@ the pixels only if Pillow then agrees.) What the fast path takes:
 
 Any error of the fast decoder (corrupt or truncated data, a variant it does not take) gives
 ``None`` too: Pillow then decodes the file and says what is wrong with it, in its own words.
+
+For reading ahead, a plain PNG that is not interlaced is not even decoded here:
+:func:`start_rows` gives a :class:`~poolcli.pngrows.RowStream`, which the reading thread runs
+and the job pools as its rows come, once :func:`confirm` says Pillow agrees.
 """
 
 from __future__ import annotations

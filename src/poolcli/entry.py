@@ -81,11 +81,10 @@ def _main() -> None:
     if source is not None:
         from poolcli import ahead
 
-        ahead.start(source, {})
-        from poolcli import decoders
-
-        decoders.available()  # imports NumPy and imagecodecs here, while the thread reads
-        ahead.start(source, {}, wait=True)  # until the decoder runs
+        # Until the decoder runs: the thread's few imports (NumPy and imagecodecs for a JPEG,
+        # ctypes for a PNG decoded as its rows are pooled) would only compete for the GIL with
+        # this thread's, and from then on everything this thread does happens while it decodes.
+        ahead.start(source, {}, wait=True)
     from poolcli.cli import main as run
 
     try:

@@ -48,6 +48,7 @@ import stat
 import struct
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -938,10 +939,11 @@ class _PooledRows:
         self.array = np.empty((axis.out, cols.out, channels)[: 2 if channels == 1 else 3], np.uint8)
         self._kernel = axis.kernel
         band = axis.kernel * max(1, pngrows.BAND_BYTES // (source.row_bytes * axis.kernel))
-        # One thread: the bands are small, and the decoder keeps another core busy.
+        # One thread: the decoder keeps another core busy, the PNG writer's threads the rest.
         self._bands = _bands(axis, band, {**kw, "threads": 1})
         self._done = 0  # output rows pooled
         self._finished = False
+        self._lock = threading.Lock()
         self.seconds = 0.0  # spent in ready(): waiting for rows and pooling them
 
     @classmethod
@@ -956,12 +958,17 @@ class _PooledRows:
     def ready(self, rows: int) -> None:
         """Pool until output rows ``[0, rows)`` are in :attr:`array`; for the last row, until the
         input is decoded to its end (:class:`~poolcli.pngrows.StreamError` if it fails)."""
+        with self._lock:  # the PNG writer's threads ask for their bands at once
+            self._ready(rows)
+
+    def _ready(self, rows: int) -> None:
         start = time.perf_counter()
         try:
             k = self._kernel
             while self._done < rows:
                 y0, y1, band_kw = next(self._bands)
-                pooled = _pool_array(self._source.rows(y0, y1), self._mode, self._name, band_kw)
+                x = self._source.rows(y0, y1)
+                pooled = _pool_array(x, self._mode, self._name, band_kw)
                 self.array[y0 // k : y1 // k] = pooled  # before release: it may be a view
                 self._source.release(y1)
                 self._done = y1 // k
@@ -1087,7 +1094,7 @@ def encode_picture(
     lazy = pic._rows if isinstance(pic._rows, _PooledRows) else None
     if lazy is not None and fast:
         # pooled as the writer asks for rows, while the input decodes on another core
-        frames, source, ready, threads = [], lazy.array, lazy.ready, 1
+        frames, source, ready = [], lazy.array, lazy.ready
     elif pic.array is not None and fast:
         frames, source = [], pic.array  # straight from the array, never a Pillow image
     else:

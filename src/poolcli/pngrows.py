@@ -1,34 +1,41 @@
-"""A plain PNG decoded a band of rows at a time on a thread of its own, by libspng via ctypes.
+"""A plain PNG pooled while it decodes: libspng through ctypes, and its progress read as it goes.
 
-For a big PNG the decoding is most of a poolcli run (0.17 s of about 0.3 s for a 4096x4096
-RGB photo), and a whole-image decoder makes everything else wait for it: the pooling, the
-encoding, even the page faults of a 48 MiB output array. libspng also decodes row by row
-(its "progressive" API): :class:`RowStream` runs that loop on one thread (:meth:`RowStream.run`)
-into buffers of about :data:`CHUNK_BYTES`, and another thread takes the rows as they come
-(:meth:`RowStream.rows`), pools them and hands the buffers back (:meth:`RowStream.release`),
-which the decoder then reuses: the rows are still in the cache when they are pooled, and the
-whole image never needs to be in memory at once. :meth:`RowStream.whole` gathers every row
-into one array for a pooling that needs them all.
+For a big PNG the decoding is most of a poolcli run (0.17 s of about 0.3 s for a 4096x4096 RGB
+photo), and a whole-image decoder makes everything else wait for its last row: the pooling and
+all of the encoding. :class:`RowStream` lets the rest start on the rows already decoded:
+
+* :meth:`RowStream.run` decodes the whole image with libspng in one call (``spng_decode_image``,
+  the GIL released throughout), on the read-ahead thread, into anonymous memory.
+* Meanwhile another thread asks for rows in order (:meth:`RowStream.rows`). It learns how far
+  the decoder is from ``spng_get_row_info``, the row libspng is decoding (read while it
+  decodes: libspng writes each row into the output before it moves on to the next, and on x86
+  another core sees memory written in the order it was written). The rows above that one,
+  less one more as a margin, are final. Elsewhere (ARM's weaker ordering makes no such
+  promise) rows are handed out only once the decoder has ended: slower, never wrong.
+  :meth:`RowStream.release` gives pooled rows' memory back to the system as the decoder goes.
+* The end of the file is known good only when the decoder returns: the output is complete only
+  after :meth:`RowStream.finish`, which raises if libspng failed.
+
+Decoding row by row through libspng's "progressive" calls was tried first and dropped: each row
+is a call into C that needs the GIL back, and while the main thread imports Typer and NumPy the
+decoder got a few hundred of 4096 rows done (0.24-0.26 s for the image instead of 0.19 s).
 
 Where libspng comes from: imagecodecs (the ``fast`` extra) bundles it in its ``_spng``
-extension module, which exports libspng's C functions; ctypes loads that file without
-importing imagecodecs (whose import costs 40 ms and NumPy). That is an implementation detail
-of imagecodecs' wheels, so it is checked, not assumed: :func:`available` is true only if the
-file is there, every function needed is exported and libspng says it is version 0.7 (whose
-API this module declares). Otherwise poolcli decodes the whole image with imagecodecs, or
-Pillow, as before. ctypes releases the GIL during each call into libspng: about 40
-microseconds of decoding for a row of 4096 RGB pixels, between calls that take the GIL for a
-microsecond or two.
+extension module, which exports libspng's C functions; ctypes loads that file without importing
+imagecodecs (whose import costs 40 ms and NumPy), so the decoding starts before NumPy is
+imported. That is an implementation detail of imagecodecs' wheels, so it is checked, not
+assumed: :func:`available` is true only if the file is there, every function needed is
+exported and libspng says it is version 0.7 (whose API this module declares). Otherwise poolcli
+decodes the whole image with imagecodecs, or Pillow, as before.
 
 Which files: what :func:`plain_header` says from the chunks alone -- 8-bit grey, RGB or RGBA,
-not interlaced, no ``tRNS``, ``PLTE`` or ``acTL``, nothing after the ``IDAT`` chunks. The rows
-are decoded as imagecodecs' ``spng_decode`` decodes the whole image (the same libspng formats
-and flags), which the tests compare with Pillow's decoding file by file. Pillow still opens
-the file and must agree before the rows are used (:func:`poolcli.decoders.confirm`).
+not interlaced, no ``tRNS``, ``PLTE`` or ``acTL``, nothing after the ``IDAT`` chunks. libspng
+decodes them as imagecodecs' ``spng_decode`` does (the same output formats, no flags), which
+the tests compare with Pillow file by file; Pillow still opens the file and must agree before
+the rows are used (:func:`poolcli.decoders.confirm`).
 
-This module imports nothing heavy at import time: the reading thread starts decoding before
-NumPy is imported. :meth:`RowStream.rows` and :meth:`RowStream.whole`, which make arrays,
-import NumPy when called.
+This module imports nothing heavy: :meth:`RowStream.rows` and :meth:`RowStream.whole`, which
+make arrays, import NumPy when called.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BAND_BYTES", "Header", "RowStream", "StreamError", "available", "plain_header"]
 
-BAND_BYTES = 1 << 19
+BAND_BYTES = 1 << 21
 """Decoded bytes a taker asks for at a time: small enough to stay in the cache between
 decoding and pooling, big enough that the waiting costs nothing."""
 
