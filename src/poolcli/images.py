@@ -384,17 +384,19 @@ def _band_rows(image: Image.Image, name: str, kw: Mapping[str, Any]) -> int | No
     row_bytes = w * len(image.getbands()) * _itemsize(image.mode)
     if h * row_bytes < BAND_MIN_BYTES:
         return None
-    axis = _tiled_rows((h, w), name, kw)
-    if axis is None:
+    axes = _tiled_rows((h, w), name, kw)
+    if axes is None:
         return None
-    k = axis.kernel
+    k = axes[0].kernel
     return k * max(1, BAND_BYTES // (row_bytes * k))
 
 
-def _tiled_rows(shape: tuple[int, int], name: str, kw: Mapping[str, Any]) -> Axis | None:
-    """The row axis of the windows of pooling ``shape`` by ``name`` and ``kw`` if pooling it a
-    band of rows at a time (:func:`_bands`) gives exactly what pooling it whole gives, else
-    ``None``.
+def _tiled_rows(
+    shape: tuple[int, int], name: str, kw: Mapping[str, Any]
+) -> tuple[Axis, Axis] | None:
+    """The row and column axes of the windows of pooling ``shape`` by ``name`` and ``kw`` if
+    pooling it a band of rows at a time (:func:`_bands`) gives exactly what pooling it whole
+    gives, else ``None``.
 
     That is so by construction where the windows tile the rows: stride = kernel, dilation 1, no
     padding, every window inside the image (also adaptive windows of equal size), so cutting at
@@ -406,11 +408,11 @@ def _tiled_rows(shape: tuple[int, int], name: str, kw: Mapping[str, Any]) -> Axi
         return None
     window = {k: v for k, v in kw.items() if k in _WINDOW_KWARGS}
     try:
-        rows, _ = make_axes(shape, **window)
+        rows, cols = make_axes(shape, **window)
     except WindowError:
         return None  # the whole-image path raises it, with the image's shape
     if rows.stride == rows.kernel and rows.dilation == 1 and rows.pad == 0 and rows.valid.all():
-        return rows
+        return rows, cols
     return None
 
 
@@ -929,14 +931,17 @@ class _PooledRows:
     """
 
     def __init__(
-        self, source: pngrows.RowStream, mode: str, name: str, kw: Mapping[str, Any], axis: Axis
+        self,
+        source: pngrows.RowStream,
+        mode: str,
+        name: str,
+        kw: Mapping[str, Any],
+        axes: tuple[Axis, Axis],
     ) -> None:
         self._source, self._mode, self._name = source, mode, name
-        height, width = source.header.height, source.header.width
-        cols = make_axes((height, width), **{k: v for k, v in kw.items() if k in _WINDOW_KWARGS})[1]
-        channels = source.header.channels
-        self.header = pngrows.Header(cols.out, axis.out, channels, False)
-        self.array = np.empty((axis.out, cols.out, channels)[: 2 if channels == 1 else 3], np.uint8)
+        axis, cols = axes
+        self.header = pngrows.Header(cols.out, axis.out, source.header.channels, False)
+        self.array = np.empty((axis.out, cols.out, *source.shape[2:]), np.uint8)
         self._kernel = axis.kernel
         band = axis.kernel * max(1, pngrows.BAND_BYTES // (source.row_bytes * axis.kernel))
         # One thread: the decoder keeps another core busy, the PNG writer's threads the rest.
@@ -952,8 +957,8 @@ class _PooledRows:
         source = pic._rows
         if not isinstance(source, pngrows.RowStream) or name == "sum":
             return None
-        axis = _tiled_rows((source.header.height, source.header.width), name, kw)
-        return None if axis is None else cls(source, pic.mode, name, kw, axis)
+        axes = _tiled_rows(source.shape[:2], name, kw)
+        return None if axes is None else cls(source, pic.mode, name, kw, axes)
 
     def ready(self, rows: int) -> None:
         """Pool until output rows ``[0, rows)`` are in :attr:`array`; for the last row, until the
