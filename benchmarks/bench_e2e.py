@@ -37,7 +37,7 @@ What it measures
   (a process that imports everything poolcli imports, and nothing else) plus 1.3 x (decoded
   input + output) bytes.
 * ``--levels``: encode time and size of the pooled photo at each PNG level with
-  :mod:`poolcli.pngwrite` (with and without ISA-L) and Pillow: the data behind the default.
+  :mod:`poolcli.io.pngwrite` (with and without ISA-L) and Pillow: the data behind the default.
 """
 
 from __future__ import annotations
@@ -267,7 +267,10 @@ def bench_memory(workdir: Path, size: int, rounds: int) -> dict:
     src = workdir / "huge.png"
     pc = poolcli_exe()
     # The interpreter's own: everything a pooling run imports, no image.
-    imports = "import numpy, PIL.Image, PIL.PngImagePlugin, poolcli.cli, poolcli.images"
+    imports = (
+        "import numpy, PIL.Image, PIL.PngImagePlugin, poolcli.cli, poolcli.io.reading,"
+        " poolcli.io.pooling, poolcli.io.writing"
+    )
     base = statistics.median(run([PY, "-c", imports], workdir)[1] for _ in range(3))
     peaks = {}
     for tool, cmd in {

@@ -23,7 +23,11 @@ __all__ = [
     "pool_image",
 ]
 
-_LAZY = {"pool": "poolcli.core", "MODES": "poolcli.modes", "pool_image": "poolcli.images"}
+_LAZY = {
+    "pool": "poolcli.backends",
+    "MODES": "poolcli.core.modes",
+    "pool_image": "poolcli.io.pooling",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,7 @@
 Importing Typer and building poolcli's commands takes about 50 ms, NumPy and Pillow another 50,
 and for a big PNG or JPEG the decoding itself is most of a run. For the usual form of a one-file
 run, ``poolcli MODE FILE [options]``, the file starts decoding on a thread of its own
-(:mod:`poolcli.ahead`) before any of that, and the command line is parsed, with Typer as always,
+(:mod:`poolcli.io.ahead`) before any of that, and the command line is parsed, with Typer as always,
 while it decodes (the decoder releases the GIL). What is read this way is used only when the
 parsed command turns out to pool exactly that one file with the default pixel limit; otherwise
 it is dropped, and all it cost was the reading.
@@ -39,7 +39,7 @@ def early_input(args: Sequence[str]) -> str | None:
     """
     if len(args) < 2 or args[1].startswith("-"):
         return None
-    from poolcli.modes import MODES
+    from poolcli.core.modes import MODES
 
     names = {alias for info in MODES.values() for alias in (info.name, *info.aliases)}
     if args[0] not in names:
@@ -79,7 +79,7 @@ def _on_ctrl_c(signum: int, frame: object) -> None:
 def _main() -> None:
     source = early_input(sys.argv[1:])
     if source is not None:
-        from poolcli import ahead
+        from poolcli.io import ahead
 
         # Until the decoder runs: the thread's few imports (NumPy and imagecodecs for a JPEG,
         # ctypes for a PNG decoded as its rows are pooled) would only compete for the GIL with

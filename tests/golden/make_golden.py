@@ -1,4 +1,4 @@
-"""Make the PyTorch golden vectors that ``tests/test_golden.py`` compares ``poolcli.pool`` against.
+"""Make the PyTorch golden vectors that ``tests/core/test_golden.py`` checks ``poolcli.pool`` on.
 
 How to run it (from the repository root; torch never goes into the project's own venv)::
 

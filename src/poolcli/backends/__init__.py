@@ -1,0 +1,130 @@
+"""Backends: :func:`pool` dispatches on the array's type, one narrow interface for every backend.
+
+A NumPy array (or anything else array-like) is pooled by the core (:func:`poolcli.core.pool.pool`).
+Other array libraries have a backend module here, found through :data:`BACKENDS`: the top-level
+package of the array's type (``type(x).__module__``, e.g. ``"dask"`` for ``dask.array.Array``)
+names the module and the function that pools such an array. Each backend function takes the
+arguments of :func:`pool` and returns an array of its own library with exactly the values
+``pool(numpy.asarray(x))`` would give (same shape, dtype and rounding); it calls the core's
+kernels (:mod:`poolcli.core.kernels`) on NumPy blocks, never the core's private functions.
+
+Adding a backend (the coming ``backends/torch.py``): write the module with one such function,
+then add one line to :data:`BACKENDS` (``"torch": ("poolcli.backends.torch", "pool_torch")``).
+A backend module is imported only when an array of its library arrives, so ``import poolcli``
+never imports Dask or PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from poolcli.core.modes import DEFAULTS
+
+# Top-level package of an array's type -> (backend module, its pooling function).
+BACKENDS: dict[str, tuple[str, str]] = {
+    "dask": ("poolcli.backends.dask", "pool_dask"),
+}
+
+
+def backend_for(x: Any) -> str | None:
+    """The :data:`BACKENDS` key that pools ``x``, or ``None`` for the NumPy core.
+
+    >>> import numpy as np
+    >>> backend_for(np.zeros((2, 2))) is None
+    True
+    """
+    root = type(x).__module__.split(".")[0]
+    return root if root in BACKENDS else None
+
+
+def pool(
+    x: Any,
+    mode: str,
+    kernel_size: object = DEFAULTS["kernel_size"],
+    stride: object = DEFAULTS["stride"],
+    padding: object = DEFAULTS["padding"],
+    dilation: object = DEFAULTS["dilation"],
+    ceil_mode: bool = DEFAULTS["ceil_mode"],
+    count_include_pad: bool = DEFAULTS["count_include_pad"],
+    output_size: object = DEFAULTS["output_size"],
+    p: float = DEFAULTS["p"],
+    *,
+    threads: int | None = None,
+) -> Any:
+    """Pool a ``(H, W)`` or ``(H, W, C)`` array over windows, as PyTorch's pooling layers do.
+
+    Parameters
+    ----------
+    x : numpy.ndarray or dask.array.Array
+        ``(H, W)`` or channels-last ``(H, W, C)``; dtype bool, uint8, uint16, int16, int32, int64,
+        float32 or float64. It is never modified. A Dask array gives a lazy Dask array with the
+        same values (see :func:`poolcli.backends.dask.pool_dask`).
+    mode : str
+        ``max``, ``min``, ``avg`` (alias ``mean``), ``sum``, ``median``, ``mode`` or ``lp``.
+    kernel_size, stride, dilation : int or (int, int)
+        Window taps, step between windows (defaults to ``kernel_size``), step between taps.
+    padding : int, (int, int), "same" or "valid"
+        Cells of padding on each side (at most half the effective window), or TensorFlow's rule.
+        Padding never wins a max or min; with ``"same"`` it never counts for avg either.
+    ceil_mode : bool
+        Round the output size up, keeping a last window that starts inside the input.
+    count_include_pad : bool
+        avg only: divide by the window's cells inside ``[-pad, in + pad)`` (PyTorch's default)
+        instead of by its real cells.
+    output_size : int or (int, int), optional
+        Adaptive pooling to this size (``1`` is global pooling); excludes the window arguments.
+    p : float
+        Exponent of ``lp`` pooling, ``p > 0``.
+    threads : int, optional
+        Worker threads for large inputs (default: the CPU count).
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        Same layout as ``x``; same dtype except ``sum`` (int64 for integer and bool input,
+        float64 for float input). Integer avg, median and lp round to nearest, ties up.
+
+    Raises
+    ------
+    WindowError
+        Zero or negative sizes, a window larger than the padded input, too much padding, a window
+        covering only padding, output_size combined with window arguments.
+    UnsupportedError
+        An unknown mode, an unsupported dtype or shape, a bad ``p``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.uint8)
+    >>> pool(x, "max", kernel_size=2, stride=1)
+    array([[5, 6]], dtype=uint8)
+    >>> pool(x, "avg", kernel_size=(1, 3), stride=1)
+    array([[2],
+           [5]], dtype=uint8)
+    """
+    key = backend_for(x)
+    if key is None:
+        from poolcli.core.pool import pool as pool_numpy
+
+        pooler = pool_numpy
+    else:
+        import importlib
+
+        module, function = BACKENDS[key]
+        pooler = getattr(importlib.import_module(module), function)
+    return pooler(
+        x,
+        mode,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        count_include_pad,
+        output_size,
+        p,
+        threads=threads,
+    )
+
+
+__all__ = ["BACKENDS", "backend_for", "pool"]

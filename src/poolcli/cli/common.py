@@ -1,0 +1,90 @@
+"""Helpers the commands share: reading one input (a file, a URL or standard input), the cause
+of an error in one line, the record of a picture.
+"""
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from poolcli.cli.options import STDIN
+from poolcli.errors import ImageError, PoolError
+
+if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
+    from PIL import Image
+
+    from poolcli.cli.report import InfoRecord, PoolRecord
+    from poolcli.io.picture import Picture
+
+
+# --- small helpers --------------------------------------------------------------------------------
+
+
+def check_stdin(inputs: list[str]) -> None:
+    if inputs.count(STDIN) > 1:
+        raise typer.BadParameter("standard input (-) can be read only once", param_hint="INPUT")
+    if STDIN in inputs and sys.stdin is not None and sys.stdin.isatty():
+        raise typer.BadParameter(
+            "standard input is a terminal: pipe or redirect an image into it", param_hint="INPUT"
+        )
+
+
+def display_name(source: str) -> str:
+    return "<stdin>" if source == STDIN else source
+
+
+def read_input(source: str, read_kwargs: dict[str, Any]) -> "Picture":
+    """Decode a file, or standard input for ``-``; every failure is an ImageError."""
+    from poolcli.io import reading
+
+    name = display_name(source)
+    if source != STDIN:
+        return reading.read_picture(source, name=name, **read_kwargs)
+    if sys.stdin is None:  # started with standard input closed
+        raise ImageError(f"{name}: standard input is closed")
+    try:
+        data = sys.stdin.buffer.read()
+    except OSError as err:
+        raise ImageError(f"{name}: cannot read: {err.strerror or err}") from None
+    return reading.read_picture(data, name=name, **read_kwargs)
+
+
+def describe(record: "PoolRecord | InfoRecord", pic: "Picture") -> None:
+    """Fill in what both reports say about an input: shape, image mode, dtype, frames."""
+    from poolcli.run import records
+
+    records.describe(record, pic)
+
+
+def max_pixels_kwargs(value: int | None) -> dict[str, Any]:
+    """read_picture's keyword: absent keeps Pillow's guard, 0 lifts it."""
+    return {} if value is None else {"max_pixels": value or None}
+
+
+def shape_of(image: "Image.Image") -> tuple[int, int, int]:
+    """``(H, W, C)`` of a Pillow image, as NumPy sees it."""
+    from poolcli.run import records
+
+    return records.shape_of(image)
+
+
+def file_id(path: str | Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def cause(err: PoolError, name: str) -> str:
+    """The message without a leading ``name: ``, which the error line adds once."""
+    from poolcli.run import records
+
+    return records.cause(err, name)
+
+
+def os_cause(err: OSError) -> str:
+    text = err.strerror or " ".join(str(err).split()) or type(err).__name__
+    return text[:1].lower() + text[1:]

@@ -1,0 +1,416 @@
+"""The mode commands (``poolcli max``, ``avg``, ...): one per entry of the mode registry, each
+pooling its inputs through :class:`PoolRun`.
+
+Output names come from ``--name`` (default ``{stem}_{mode}{stride}{ext}``): ``{stride}`` is ``2``
+for 2x2 steps, ``2x3`` for unequal ones and ``s64x64`` for ``--size 64x64`` (``s1x1`` for
+``--global``); ``{kernel}`` is there too, and ``{ext}`` is the input's suffix unless ``--format``
+names another.
+"""
+
+import contextlib
+import inspect
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from poolcli.cli.common import check_stdin, display_name, max_pixels_kwargs, os_cause, read_input
+from poolcli.cli.options import (
+    DEFAULT_NAME,
+    STDIN,
+    Batch,
+    CeilOpt,
+    CompressOpt,
+    CountPadOpt,
+    DilationOpt,
+    FailFastOpt,
+    ForceOpt,
+    FormatOpt,
+    GlobalOpt,
+    JobsOpt,
+    JsonOpt,
+    KernelOpt,
+    MaxPixelsOpt,
+    NameOpt,
+    OutDirOpt,
+    Output,
+    OutputOpt,
+    PaddingOpt,
+    PoolInputs,
+    POpt,
+    PreviewOpt,
+    QualityOpt,
+    QuietOpt,
+    RecursiveOpt,
+    SchedulerOpt,
+    SizeOpt,
+    SkipExistingOpt,
+    StrideOpt,
+    Window,
+    window_from,
+)
+from poolcli.cli.previews import keep_picture, preview_run
+from poolcli.cli.root import app
+from poolcli.core.modes import DEFAULTS, MODES, ModeInfo
+from poolcli.errors import ImageError, PoolError
+
+if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
+
+    from poolcli.cli.report import PoolRecord
+    from poolcli.io.picture import Picture
+    from poolcli.run import plan
+def _read_early(source: str, max_pixels: int | None) -> None:
+    """Start decoding the one input file now, on a thread of its own, if it is a file a fast
+    decoder takes (:mod:`poolcli.io.ahead`), and wait for the decoder to run: while it decodes,
+    with the GIL released, this thread imports NumPy and the rest and checks the options. If they
+    turn out wrong, the decoding was for nothing. (The script usually started it already, before
+    this module was imported: :mod:`poolcli.entry`.)"""
+    from poolcli.io import ahead
+
+    ahead.start(source, max_pixels_kwargs(max_pixels), wait=True)
+
+
+def _add_mode_command(info: ModeInfo) -> None:
+    takes_p = "p" in info.params
+
+    def command(
+        inputs: PoolInputs,
+        kernel: KernelOpt = None,
+        stride: StrideOpt = None,
+        padding: PaddingOpt = None,
+        dilation: DilationOpt = None,
+        ceil: CeilOpt = False,
+        count_include_pad: CountPadOpt = True,
+        size: SizeOpt = None,
+        global_: GlobalOpt = False,
+        p: POpt = DEFAULTS["p"],
+        output: OutputOpt = None,
+        out_dir: OutDirOpt = None,
+        name: NameOpt = DEFAULT_NAME,
+        format: FormatOpt = None,
+        quality: QualityOpt = None,
+        compress_level: CompressOpt = None,
+        force: ForceOpt = False,
+        max_pixels: MaxPixelsOpt = None,
+        json: JsonOpt = False,
+        quiet: QuietOpt = False,
+        preview: PreviewOpt = False,
+        recursive: RecursiveOpt = False,
+        jobs: JobsOpt = None,
+        skip_existing: SkipExistingOpt = False,
+        fail_fast: FailFastOpt = False,
+        scheduler: SchedulerOpt = None,
+    ) -> None:
+        if len(inputs) == 1 and not skip_existing and STDIN not in (inputs[0], output):
+            _read_early(inputs[0], max_pixels)
+        else:
+            from poolcli.io import ahead
+
+            ahead.drop()  # the script's early read of a first argument that is one of several
+        window = window_from(
+            kernel,
+            stride,
+            padding,
+            dilation,
+            ceil,
+            size,
+            global_,
+            count_include_pad,
+            p if takes_p else None,
+        )
+        out = Output(output, out_dir, name, format, quality, compress_level, force)
+        many = Batch(recursive, jobs, skip_existing, fail_fast, scheduler or None)
+        limit = max_pixels_kwargs(max_pixels)
+        run = PoolRun(info.name, window, out, limit, json, quiet, many, preview)
+        try:
+            status = run.process(inputs)
+        finally:
+            from poolcli.io import ahead
+
+            ahead.drop()  # read early and then not pooled: a check failed
+        raise typer.Exit(status)
+
+    if not takes_p:  # keep --p out of the other commands and their help
+        signature = inspect.signature(command)
+        kept = [q for q in signature.parameters.values() if q.name != "p"]
+        command.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
+    aliases = f" Alias: {', '.join(info.aliases)}." if info.aliases else ""
+    app.command(info.name, help=info.summary + aliases)(command)
+    for alias in info.aliases:
+        app.command(alias, help=f"Same as {info.name}.", hidden=True)(command)
+
+
+for _info in MODES.values():
+    _add_mode_command(_info)
+
+
+# --- one pooling run ------------------------------------------------------------------------------
+
+
+@dataclass
+class PoolRun:
+    """Pools every input with one mode and window, writes the outputs, reports each input."""
+
+    mode: str
+    window: Window
+    out: Output
+    read_kwargs: dict[str, Any]
+    as_json: bool = False
+    quiet: bool = False
+    many: Batch = Batch()
+    preview: bool = False
+
+    def process(self, inputs: list[str]) -> int:
+        """Process every input; the exit status (0, 1 when an input failed, 130/143 stopped)."""
+        from poolcli.run import workers
+        from poolcli.run.inputs import expand_inputs
+        from poolcli.run.plan import PlanError, make_plan
+
+        if self._may_fork(inputs):
+            # Worker processes are forked from a server that imports NumPy and Pillow: let it
+            # do that while this process does the same below, on another core.
+            workers.start_worker_server(preload=[__name__])
+        self._check_usage(inputs)
+        from poolcli.cli import report
+
+        if STDIN in inputs or self.out.path == STDIN:
+            return self._stream(inputs[0])
+        sources = expand_inputs(inputs, recursive=self.many.recursive)
+        try:
+            plan = make_plan(
+                sources,
+                self._recipe(),
+                template=self.out.name,
+                fields=self._fields(),
+                out_dir=self.out.out_dir,
+                output=self.out.path,
+                skip_existing=self.many.skip_existing,
+            )
+        except PlanError as err:
+            hint = "'-o' / '--output'" if self.out.path is not None else "--name"
+            raise typer.BadParameter(str(err), param_hint=hint) from None
+        try:
+            plan.prepare()
+        except ImageError as err:
+            name, _, why = str(err).partition(": ")
+            report.print_error(name, why)
+            return 1
+        return self._run(plan)
+
+    def _run(self, plan: "plan.Plan") -> int:
+        """Run the plan; render each record as it comes, then the table or summary."""
+        from poolcli.cli import report
+        from poolcli.run import workers
+
+        total = plan.total
+        finished: list[tuple[int, PoolRecord]] = []
+        jobs = self.many.jobs or workers.cpu_count()
+        start = time.perf_counter()
+        stopped: int | None = None  # the exit status of an interrupted run
+        todo = plan.jobs
+        if self.many.fail_fast and any(r.status == "error" for _, r in plan.done):
+            todo = []
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(workers.terminate_on_sigterm())
+            try:
+                try:
+                    # Before the progress bar: its thread would keep the workers from forking.
+                    results = workers.run(
+                        todo,
+                        workers=workers.workers_for(todo, jobs),
+                        threads=jobs,
+                        scheduler=self.many.scheduler,
+                        preload=[__name__],  # the poolcli script imports this module
+                    )
+                except OSError as err:  # the Dask scheduler cannot be reached
+                    report.print_error(str(self.many.scheduler), os_cause(err))
+                    return 1
+                stack.enter_context(contextlib.closing(results))
+                advance = stack.enter_context(report.progress(total, enabled=self._chatty(total)))
+                for index, record in plan.done:
+                    finished.append((index, record))
+                    self._emit(record)
+                    advance()
+                for job, record in results:
+                    finished.append((job.index, record))
+                    self._emit(record)
+                    advance()
+                    if self.many.fail_fast and record.status == "error":
+                        break
+            except KeyboardInterrupt:
+                stopped = 130
+            except workers.Terminated:
+                stopped = 143
+        records = [r for _, r in sorted(finished, key=lambda pair: pair[0])]
+        self._summary(records, total, time.perf_counter() - start, stopped)
+        if stopped is not None:
+            return stopped
+        return int(len(records) < total or any(r.status == "error" for r in records))
+
+    def _may_fork(self, inputs: list[str]) -> bool:
+        """Whether the run may start worker processes: several inputs, or a folder or pattern."""
+        from poolcli.run import workers
+
+        cores = self.many.jobs or workers.cpu_count()
+        if self.many.scheduler is not None or cores == 1 or STDIN in inputs:
+            return False
+        return len(inputs) > 1 or any(not os.path.isfile(i) for i in inputs)
+
+    def _chatty(self, total: int) -> bool:
+        return total > 1 and not self.quiet
+
+    def _emit(self, record: "PoolRecord", pictures: "list[Picture] | None" = None) -> None:
+        from poolcli.cli import report
+
+        if record.error is not None:
+            report.print_error(record.input, record.error)
+        if self.as_json:
+            report.print_json(record)
+        if self.preview and record.status == "ok":
+            preview_run(record, self.read_kwargs, pictures)
+
+    def _summary(
+        self, records: list["PoolRecord"], total: int, seconds: float, stopped: int | None
+    ) -> None:
+        from poolcli.cli import report
+
+        if self.quiet:
+            return
+        # When nothing was written the error lines already said everything.
+        table = (
+            not self.as_json
+            and stopped is None
+            and len(records) <= report.TABLE_MAX_ROWS
+            and any(r.status != "error" for r in records)
+        )
+        if table:
+            report.print_table(report.pool_table(records), stderr=True)
+        incomplete = len(records) < total or any(r.status == "error" for r in records)
+        if total > 1 and (not table or incomplete):
+            report.print_note(report.summary_line(records, total, seconds))
+        if stopped is not None or len(records) < total:
+            why = "interrupted" if stopped is not None else "stopped at the first failure"
+            report.print_note(f"poolcli: {why}; rerun with --skip-existing to finish")
+
+    def _recipe(self) -> "plan.Recipe":
+        from poolcli.run import plan
+
+        out = self.out
+        return plan.Recipe(
+            self.mode,
+            self.window.pool_kwargs(),
+            self.window.describe(),
+            self.read_kwargs,
+            out.format,
+            out.quality,
+            out.compress_level,
+            out.force,
+        )
+
+    def _fields(self) -> dict[str, str]:
+        return {"mode": self.mode, **self.window.name_fields()}
+
+    def _check_usage(self, inputs: list[str]) -> None:
+        """Reject option combinations that are wrong whatever the images (exit 2)."""
+        from poolcli.io import formats
+        from poolcli.run import distributed, plan
+
+        out = self.out
+        check_stdin(inputs)
+        if STDIN in inputs and out.path is None:
+            raise typer.BadParameter("standard input needs -o PATH or -o -", param_hint="INPUT")
+        if out.path is not None and len(inputs) > 1:
+            raise typer.BadParameter(
+                "names one output; for several inputs use --out-dir and --name",
+                param_hint="'-o' / '--output'",
+            )
+        if out.path is not None and out.out_dir is not None:
+            raise typer.BadParameter("-o and --out-dir exclude each other", param_hint="--out-dir")
+        if out.out_dir is not None and os.path.isfile(out.out_dir):
+            raise typer.BadParameter(f"{out.out_dir} is a file", param_hint="--out-dir")
+        if out.path == STDIN and self.as_json:
+            raise typer.BadParameter(
+                "-o - and --json both write standard output", param_hint="--json"
+            )
+        if out.path == STDIN and sys.stdout.isatty():
+            raise typer.BadParameter(
+                "refusing to write image bytes to a terminal: redirect or pipe standard output",
+                param_hint="'-o' / '--output'",
+            )
+        if self.many.skip_existing and out.force:
+            raise typer.BadParameter(
+                "--skip-existing keeps existing outputs, --force replaces them: give one",
+                param_hint="--skip-existing",
+            )
+        if self.many.scheduler is not None:
+            if STDIN in inputs or out.path == STDIN:
+                raise typer.BadParameter(
+                    "a cluster reads and writes files, not standard input or output",
+                    param_hint="--scheduler",
+                )
+            try:
+                distributed.check_scheduler(self.many.scheduler)
+            except (ImportError, PoolError) as err:
+                raise typer.BadParameter(str(err), param_hint="--scheduler") from None
+        try:
+            if out.format is not None:
+                formats.format_name(out.format)
+            elif out.path not in (None, STDIN):
+                formats.format_for_path(out.path)
+        except PoolError as err:
+            hint = "--format" if out.format else "'-o' / '--output'"
+            raise typer.BadParameter(str(err), param_hint=hint) from None
+        try:
+            plan.output_name("image.png", out.name, **self._fields())
+        except (KeyError, IndexError, ValueError, AttributeError) as err:
+            raise typer.BadParameter(
+                f"{out.name!r}: {err!r}; the fields are {{stem}} {{ext}} {{mode}} {{stride}}"
+                " {kernel}",
+                param_hint="--name",
+            ) from None
+
+    def _stream(self, source: str) -> int:
+        """The one input that comes from standard input or goes to standard output."""
+        from poolcli.cli import report
+        from poolcli.run import job
+        from poolcli.run.records import PoolRecord as Record
+
+        target = None if self.out.path == STDIN else self.out.path
+        record = Record(
+            display_name(source),
+            output=STDIN if target is None else target,
+            mode=self.mode,
+            window=self.window.describe(),
+        )
+        pictures: list[Picture] = []  # the input and its result, for --preview
+        job.pool_timed(
+            record,
+            lambda: keep_picture(pictures, read_input(source, self.read_kwargs)),
+            lambda pic: self._save(keep_picture(pictures, pic), target),
+            self._recipe(),
+            self.many.jobs,
+        )
+        self._emit(record, pictures)
+        if not (self.quiet or self.as_json) and record.status == "ok":
+            report.print_table(report.pool_table([record]), stderr=True)
+        return int(record.status != "ok")
+
+    def _save(self, pic: "Picture", target: str | None) -> None:
+        from poolcli.io import writing
+
+        out = self.out
+        encoding = {"quality": out.quality, "compress_level": out.compress_level}
+        if target is not None:
+            writing.write_picture(pic, target, format=out.format, force=out.force, **encoding)
+            return
+        data = writing.encode_picture(pic, out.format or pic.format or "PNG", **encoding)
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except OSError as err:  # disk full, closed pipe: the I/O boundary of the CLI itself
+            raise ImageError(f"standard output: {err.strerror or err}") from None
+
+

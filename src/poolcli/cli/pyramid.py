@@ -1,0 +1,233 @@
+"""``poolcli pyramid``: levels of one image, each pooled from the last (or from the input).
+"""
+
+import math
+import os
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from poolcli.cli.common import cause, describe, file_id, max_pixels_kwargs, os_cause
+from poolcli.cli.options import (
+    BATCH,
+    OUTPUT,
+    STDIN,
+    WINDOW,
+    CompressOpt,
+    ForceOpt,
+    FormatOpt,
+    JsonOpt,
+    MaxPixelsOpt,
+    POpt,
+    QualityOpt,
+    QuietOpt,
+    Size,
+    SkipExistingOpt,
+    parse_size,
+)
+from poolcli.cli.root import app
+from poolcli.core.modes import DEFAULTS, MODES
+from poolcli.errors import ImageError, PoolError
+
+if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
+
+    from poolcli.cli.report import PoolRecord
+
+
+# --- pyramid ------------------------------------------------------------------------------------
+
+PYRAMID_NAME = "{stem}_{mode}_L{level}{ext}"
+
+
+@app.command()
+def pyramid(
+    input: Annotated[str, typer.Argument(help="Image file.", metavar="INPUT", show_default=False)],
+    levels: Annotated[
+        int,
+        typer.Option(
+            "-n",
+            "--levels",
+            min=1,
+            metavar="N",
+            help="Levels to make; level L is the input pooled by FACTOR**L (level 0, the input,"
+            " is not written).",
+            show_default=False,
+        ),
+    ],
+    mode: Annotated[
+        str,
+        typer.Option(
+            "-m",
+            "--mode",
+            metavar="MODE",
+            help=f"Pooling mode: {', '.join(MODES)}. max and min make each level from the one"
+            " before (the same result, faster); the others from the input.",
+        ),
+    ] = "avg",
+    factor: Annotated[
+        Size | None,
+        typer.Option(
+            "-s",
+            "--stride",
+            parser=parse_size,
+            metavar="N|HxW",
+            rich_help_panel=WINDOW,
+            help="Factor between levels: windows of N x N cells, without overlap or padding"
+            " (default 2).",
+            show_default=False,
+        ),
+    ] = None,
+    p: POpt = DEFAULTS["p"],
+    out_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--out-dir",
+            metavar="DIR",
+            rich_help_panel=OUTPUT,
+            help="Folder for the levels (created if missing; default: beside the input).",
+        ),
+    ] = None,
+    name: Annotated[
+        str,
+        typer.Option(
+            "--name",
+            metavar="TEMPLATE",
+            rich_help_panel=OUTPUT,
+            help="Output names: {stem} {ext} {mode} {level} {factor} (FACTOR**level).",
+        ),
+    ] = PYRAMID_NAME,
+    format: FormatOpt = None,
+    quality: QualityOpt = None,
+    compress_level: CompressOpt = None,
+    force: ForceOpt = False,
+    skip_existing: SkipExistingOpt = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "-j",
+            "--jobs",
+            min=1,
+            metavar="N",
+            rich_help_panel=BATCH,
+            help="Threads to pool with (default: the number of cores).",
+            show_default=False,
+        ),
+    ] = None,
+    max_pixels: MaxPixelsOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Successive pooled levels of one image (tiles, mip maps): INPUT_avg_L1.png, _L2, ..."""
+    from poolcli.cli import report
+    from poolcli.core.modes import resolve_mode
+    from poolcli.io import formats, reading, writing
+    from poolcli.run import plan, workers
+    from poolcli.run import pyramid as pyramids
+
+    if input == STDIN:
+        raise typer.BadParameter("needs a file: the outputs are named after it", param_hint="INPUT")
+    try:
+        mode = resolve_mode(mode.lower())
+    except PoolError as err:
+        raise typer.BadParameter(str(err), param_hint="--mode") from None
+    if p is not None and not (0 < p < math.inf):
+        raise typer.BadParameter(f"p must be a finite number > 0, got {p:g}", param_hint="--p")
+    if skip_existing and force:
+        raise typer.BadParameter(
+            "--skip-existing keeps existing outputs, --force replaces them: give one",
+            param_hint="--skip-existing",
+        )
+    step = factor or Size(2, 2)
+    if step.h * step.w < 2:
+        raise typer.BadParameter("must be at least 2 on one axis", param_hint="--stride")
+    if out_dir is not None and os.path.isfile(out_dir):
+        raise typer.BadParameter(f"{out_dir} is a file", param_hint="--out-dir")
+    if format is not None:
+        try:
+            formats.format_name(format)
+        except PoolError as err:
+            raise typer.BadParameter(str(err), param_hint="--format") from None
+    ext = {"ext": "." + format.lower().lstrip(".")} if format else {}
+
+    def target(level: int) -> str:
+        scale = Size(step.h**level, step.w**level)
+        fields = {"mode": mode, "level": str(level), "factor": str(scale), **ext}
+        file = plan.output_name(input, name, **fields)
+        return os.path.join(out_dir if out_dir is not None else os.path.dirname(input), file)
+
+    try:
+        target(1)
+    except (KeyError, IndexError, ValueError, AttributeError) as err:
+        raise typer.BadParameter(
+            f"{name!r}: {err!r}; the fields are {{stem}} {{ext}} {{mode}} {{level}} {{factor}}",
+            param_hint="--name",
+        ) from None
+
+    display = input
+    extra = {"p": p} if "p" in MODES[mode].params else {}
+    records: list[PoolRecord] = []
+
+    def fail(record: "PoolRecord", err: PoolError) -> None:
+        record.status, record.error = "error", cause(err, display)
+        report.print_error(display, record.error)
+
+    start = time.perf_counter()
+    try:
+        pic = reading.read_picture(input, name=display, **max_pixels_kwargs(max_pixels))
+        loaded = time.perf_counter() - start
+        threads = jobs or workers.cpu_count()
+        # Checks that the image has room for the levels before any is made or written.
+        made = pyramids.pyramid_picture(pic, mode, levels, step.arg, threads=threads, **extra)
+        if out_dir is not None:
+            os.makedirs(out_dir, exist_ok=True)
+    except PoolError as err:
+        fail(report.PoolRecord(display, mode=mode), err)
+        raise typer.Exit(1) from None
+    except OSError as err:
+        report.print_error(str(out_dir), os_cause(err))
+        raise typer.Exit(1) from None
+
+    input_id = file_id(input)
+    for level in range(1, levels + 1):
+        out = target(level)
+        record = report.PoolRecord(display, output=out, mode=mode)
+        records.append(record)
+        t0 = time.perf_counter()
+        try:
+            how, pooled = next(made)
+        except PoolError as err:  # a level that cannot be made: nor can the ones after it
+            fail(record, err)
+            if json:
+                report.print_json(record)
+            break
+        try:
+            record.seconds.pool = time.perf_counter() - t0
+            if level == 1:
+                record.seconds.load = loaded
+            record.window = _level_window(how)
+            describe(record, pic)
+            record.output_shape = pooled.shape
+            exists = os.path.lexists(out)
+            if input_id is not None and file_id(out) == input_id:
+                raise ImageError(f"output {out} is the input; not writing over it")
+            if exists and skip_existing:
+                record.status = "skipped"
+            else:
+                t0 = time.perf_counter()
+                encoding = {"quality": quality, "compress_level": compress_level}
+                writing.write_picture(pooled, out, format=format, force=force, **encoding)
+                record.seconds.save = time.perf_counter() - t0
+        except PoolError as err:
+            fail(record, err)
+        if json:
+            report.print_json(record)
+    if not (quiet or json) and any(r.status != "error" for r in records):
+        report.print_table(report.pool_table(records, noun="levels"), stderr=True)
+    raise typer.Exit(int(any(r.status == "error" for r in records)))
+
+
+def _level_window(step: Any) -> str:
+    """``L2 = L1 k2 s2`` (chained) or ``L2 = L0 k4 s4`` (from the input)."""
+    k = Size(*step.kernel)
+    return f"L{step.level} = L{step.source} k{k} s{k}"

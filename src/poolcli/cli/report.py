@@ -1,0 +1,505 @@
+"""What a run did, as plain records, and the only code that turns them into text.
+
+:mod:`poolcli.run` fills :class:`PoolRecord` (:mod:`poolcli.cli.info` fills
+:class:`InfoRecord`); this module renders them: a Rich table (colour and width left to Rich, so
+``NO_COLOR`` and pipes are respected), one JSON object per line, one error line, a progress bar
+and the closing summary of a batch. Shapes are ``(H, W, C)`` as NumPy sees the first frame.
+
+>>> record = PoolRecord("photo.png", mode="max", window="k2 s2", output="photo_max2.png",
+...                     input_shape=(5, 7, 3), output_shape=(2, 3, 3), image_mode="RGB",
+...                     dtype="uint8", seconds=Seconds(0.01, 0.002, 0.03))
+>>> print(json_line(record))  # doctest: +NORMALIZE_WHITESPACE
+{"input": "photo.png", "output": "photo_max2.png", "status": "ok", "error": null,
+ "input_shape": [5, 7, 3], "output_shape": [2, 3, 3], "image_mode": "RGB", "dtype": "uint8",
+ "frames": null, "mode": "max", "window": "k2 s2",
+ "seconds": {"load": 0.01, "pool": 0.002, "save": 0.03}}
+>>> shape_text((5, 7, 3))
+'5x7x3'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.color import Color
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+# The pooling records are plain data made by the library (worker processes fill them).
+from poolcli.run.records import PoolRecord as PoolRecord
+from poolcli.run.records import Seconds as Seconds
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class InfoRecord:
+    """One input of ``poolcli info``. ``output_shape`` is what the given window would produce;
+    when the window does not fit this image it is ``None`` and ``window_error`` says why."""
+
+    input: str
+    status: str = "ok"
+    error: str | None = None
+    format: str | None = None
+    frames: int | None = None
+    input_shape: Shape | None = None
+    image_mode: str | None = None
+    dtype: str | None = None
+    window: str | None = None
+    output_shape: Shape | None = None
+    window_error: str | None = None
+
+
+def shape_text(shape: Shape | None) -> str:
+    return "" if shape is None else "x".join(str(n) for n in shape)
+
+
+def json_line(record: PoolRecord | InfoRecord) -> str:
+    """The record as one line of JSON (tuples become lists, ``None`` becomes ``null``,
+    seconds are rounded to microseconds)."""
+    data = asdict(record)
+    if "seconds" in data:
+        data["seconds"] = {k: _round(v) for k, v in data["seconds"].items()}
+    return json.dumps(data)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def print_json(record: PoolRecord | InfoRecord) -> None:
+    """Write one JSON line to standard output now, so a consumer sees each input as it finishes."""
+    sys.stdout.write(json_line(record) + "\n")
+    sys.stdout.flush()
+
+
+def print_error(name: str, cause: str) -> None:
+    """``poolcli: error: NAME: CAUSE`` in red on standard error, never wrapped to a second line."""
+    line = Text(f"poolcli: error: {name}: {cause}", style="red")
+    Console(stderr=True, soft_wrap=True).print(line, highlight=False)
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def pool_table(records: Sequence[PoolRecord], noun: str = "inputs") -> Table:
+    """Input, output, shapes, image mode, dtype and seconds per stage; a total row when several."""
+    table = _table(show_footer=len(records) > 1)
+    footers = _pool_totals(records, noun) if len(records) > 1 else {}
+    for name in (
+        "input",
+        "output",
+        "shape",
+        "pooled",
+        "mode",
+        "dtype",
+        "load s",
+        "pool s",
+        "save s",
+    ):
+        _add_column(table, name, footer=footers.get(name, ""))
+    for r in records:
+        table.add_row(
+            r.input,
+            _output_cell(r),
+            shape_text(r.input_shape),
+            shape_text(r.output_shape),
+            r.image_mode or "",
+            r.dtype or "",
+            _seconds(r.seconds.load),
+            _seconds(r.seconds.pool),
+            _seconds(r.seconds.save),
+        )
+    return table
+
+
+def _output_cell(r: PoolRecord) -> Text | str:
+    if r.status == "skipped":
+        return Text(f"{r.output} (exists: skipped)", style="dim")
+    return Text("failed", style="red") if r.status != "ok" else (r.output or "")
+
+
+def _table(**kwargs: Any) -> Table:
+    return Table(box=None, pad_edge=False, header_style="bold", **kwargs)
+
+
+def _add_column(table: Table, name: str, footer: str = "") -> None:
+    # File names fold when the terminal is narrow; the short columns never wrap, so they stay
+    # readable (Rich takes the width from the wrapping columns first).
+    if name in ("input", "output"):
+        table.add_column(name, footer=footer, overflow="fold")
+    else:
+        numeric = name.endswith(" s") or name in ("shape", "pooled", "frames")
+        table.add_column(name, footer=footer, no_wrap=True, justify="right" if numeric else "left")
+
+
+def _pool_totals(records: Sequence[PoolRecord], noun: str) -> dict[str, str]:
+    totals: dict[str, Any] = {
+        "input": f"{len(records)} {noun}",
+        "output": _counts(records),
+    }
+    for stage in ("load", "pool", "save"):
+        values = [getattr(r.seconds, stage) for r in records]
+        totals[f"{stage} s"] = _seconds(sum(v for v in values if v is not None))
+    return totals
+
+
+def _counts(records: Sequence[PoolRecord]) -> str:
+    """``"60 ok, 3 skipped, 1 failed"``, leaving out what is zero (``ok`` always shown)."""
+    ok = sum(r.status == "ok" for r in records)
+    skipped = sum(r.status == "skipped" for r in records)
+    failed = len(records) - ok - skipped
+    parts = [f"{ok} ok"] + [
+        f"{n} {word}" for n, word in ((skipped, "skipped"), (failed, "failed")) if n
+    ]
+    return ", ".join(parts)
+
+
+# The table lists every input up to this many; a bigger batch gets the summary line only.
+TABLE_MAX_ROWS = 50
+
+
+def summary_line(records: Sequence[PoolRecord], total: int, seconds: float | None = None) -> str:
+    """The closing line of a batch: counts, time, the failed inputs by name, what was not done.
+
+    >>> done = [PoolRecord("a.png"), PoolRecord("b.png", status="error", error="boom")]
+    >>> summary_line(done, 3, seconds=1.5)
+    'poolcli: 3 inputs: 1 ok, 1 failed, 1 not done in 1.5 s; failed: b.png'
+    """
+    text = f"poolcli: {total} inputs: {_counts(records)}"
+    if total > len(records):
+        text += f", {total - len(records)} not done"
+    if seconds is not None:
+        text += f" in {seconds:.1f} s"
+    failed = [r.input for r in records if r.status == "error"]
+    if failed:
+        shown = ", ".join(failed[:10])
+        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+        text += f"; failed: {shown}{more}"
+    return text
+
+
+def print_note(text: str) -> None:
+    """One line on standard error, never wrapped (a summary, a hint)."""
+    Console(stderr=True, soft_wrap=True).print(Text(text), highlight=False)
+
+
+class _Rate(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.1f} files/s", style="progress.data.speed")
+
+
+@contextmanager
+def progress(total: int, *, enabled: bool = True) -> Iterator[Callable[[], None]]:
+    """A progress bar on standard error (files done, rate, elapsed, ETA), when it is a terminal.
+
+    Yields the function to call once per finished input. Nothing is drawn when ``enabled`` is
+    false or standard error is not a terminal; the bar goes away when the block ends. Standard
+    output is left alone (JSON lines go there), error lines print above the bar.
+    """
+    console = Console(stderr=True)
+    if not (enabled and console.is_terminal):
+        yield lambda: None
+        return
+    bar = Progress(
+        TextColumn("pooling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        redirect_stdout=False,
+    )
+    task = bar.add_task("pooling", total=total)
+    with bar:
+        yield lambda: bar.advance(task)
+
+
+def info_table(records: Sequence[InfoRecord]) -> Table:
+    """Format, frames, shape, image mode, dtype and the shape the given window would produce."""
+    window = next((r.window for r in records if r.window), "")
+    table = _table()
+    for name in ("input", "format", "frames", "shape", "mode", "dtype"):
+        _add_column(table, name)
+    table.add_column(f"pooled ({window})", justify="right", overflow="fold")
+    for r in records:
+        if r.status != "ok":
+            table.add_row(r.input, Text("failed", style="red"), *[""] * 5)
+            continue
+        pooled = (
+            Text(r.window_error, style="yellow") if r.window_error else shape_text(r.output_shape)
+        )
+        table.add_row(
+            r.input,
+            r.format or "",
+            str(r.frames or ""),
+            shape_text(r.input_shape),
+            r.image_mode or "",
+            r.dtype or "",
+            pooled,
+        )
+    return table
+
+
+def print_table(table: Table, *, stderr: bool) -> None:
+    Console(stderr=stderr).print(table)
+
+
+# --- seeing images: comparison sheets, terminal previews, channel statistics ---------------------
+#
+# `poolcli compare`, `show`, `stats` and `--preview`. The pixels and numbers come from
+# poolcli.io.sheet, preview and stats (through cli/visual.py); this section only lays them
+# out as text.
+
+RGB = tuple[int, int, int]
+Cell = tuple[RGB, RGB | None]
+HALF_BLOCK = "\u2580"  # '▀': foreground paints the top pixel, background the bottom one
+PREVIEW_GAP = 2  # columns between two previews side by side
+
+
+@dataclass
+class PanelRecord:
+    """One picture of a comparison sheet: ``mode`` is ``"input"`` or a pooling mode, ``window``
+    its window (``""`` for the input), ``shape`` ``(H, W)`` of the whole image it shows, ``box``
+    ``(x0, y0, x1, y1)`` of the picture in the sheet, ``region`` the part of the image shown
+    (all of it, or the crop in the zoomed row)."""
+
+    mode: str
+    window: str
+    shape: Shape
+    box: tuple[int, int, int, int]
+    region: tuple[int, int, int, int]
+    zoom: bool = False
+    label: str = ""
+
+
+@dataclass
+class CompareRecord:
+    """One run of ``poolcli compare``; ``sheet_shape`` is ``(H, W, 3)`` of the image written."""
+
+    input: str
+    output: str | None = None
+    status: str = "ok"
+    error: str | None = None
+    input_shape: Shape | None = None
+    image_mode: str | None = None
+    frames: int | None = None
+    window: str | None = None
+    sheet_shape: Shape | None = None
+    panels: list[PanelRecord] = field(default_factory=list)
+
+
+@dataclass
+class StatsRecord:
+    """One input of ``poolcli stats``: one dict per channel, as
+    :func:`poolcli.io.stats.channel_stats` gives it (``channel``, ``min``, ``max``, ``mean``,
+    ``median``, ``std``), of the first frame."""
+
+    input: str
+    status: str = "ok"
+    error: str | None = None
+    input_shape: Shape | None = None
+    image_mode: str | None = None
+    dtype: str | None = None
+    frames: int | None = None
+    channels: list[dict[str, Any]] = field(default_factory=list)
+
+
+STAT_COLUMNS = ("max", "min", "mean", "median", "std")
+
+
+def _finite_or_null(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become ``null`` (nested lists and dicts too)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    return value
+
+
+def record_json(record: CompareRecord | StatsRecord) -> str:
+    """The record as one line of strict JSON: NaN and infinities become ``null``.
+
+    >>> record_json(StatsRecord("a.tif", channels=[{"channel": "F", "max": float("nan")}]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    '{"input": "a.tif", "status": "ok", "error": null, "input_shape": null, "image_mode": null,
+      "dtype": null, "frames": null, "channels": [{"channel": "F", "max": null}]}'
+    """
+    return json.dumps(_finite_or_null(asdict(record)), allow_nan=False)
+
+
+def print_record_json(record: CompareRecord | StatsRecord) -> None:
+    """Write :func:`record_json` as one line to standard output now."""
+    sys.stdout.write(record_json(record) + "\n")
+    sys.stdout.flush()
+
+
+def compare_table(record: CompareRecord) -> Table:
+    """What a comparison sheet shows: one row per picture of its first row."""
+    table = _table()
+    for name in ("panel", "window", "shape"):
+        _add_column(table, name)
+    for p in record.panels:
+        if not p.zoom:
+            table.add_row(p.mode, p.window, shape_text(p.shape))
+    return table
+
+
+def compare_summary(record: CompareRecord) -> str:
+    """The line under :func:`compare_table`: where the sheet went, its size, the crop row.
+
+    >>> compare_summary(CompareRecord("a.png", output="a_compare.png", sheet_shape=(90, 200, 3)))
+    'a_compare.png: 90x200 pixels'
+    """
+    text = f"{record.output}: {shape_text(record.sheet_shape[:2])} pixels"
+    crop = next((p for p in record.panels if p.zoom), None)
+    if crop is not None:
+        x0, y0, x1, y1 = crop.region
+        text += f"; second row: crop [{y0}:{y1}, {x0}:{x1}] zoomed"
+    return text
+
+
+def print_compare(record: CompareRecord) -> None:
+    """:func:`compare_table` and :func:`compare_summary` on standard error."""
+    console = Console(stderr=True)
+    console.print(compare_table(record))
+    console.print(Text(compare_summary(record)), soft_wrap=True)
+
+
+def stat_text(value: Any) -> str:
+    """A statistic for the table: integers exactly, floats to 6 significant digits.
+
+    >>> stat_text(255), stat_text(127.45678), stat_text(float("nan")), stat_text(None)
+    ('255', '127.457', 'nan', '')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def stats_table(records: Sequence[StatsRecord]) -> Table:
+    """One row per channel: input (on its first channel's row), channel, max, min, mean, median,
+    std. A failed input is one row saying so."""
+    table = _table()
+    table.add_column("input", overflow="fold")
+    table.add_column("channel", no_wrap=True)
+    for name in STAT_COLUMNS:
+        table.add_column(name, no_wrap=True, justify="right")
+    for r in records:
+        if r.status != "ok":
+            table.add_row(r.input, Text("failed", style="red"), *[""] * len(STAT_COLUMNS))
+            continue
+        for i, channel in enumerate(r.channels):
+            table.add_row(
+                r.input if i == 0 else "",
+                str(channel["channel"]),
+                *(stat_text(channel[name]) for name in STAT_COLUMNS),
+            )
+    return table
+
+
+@dataclass
+class Preview:
+    """One image of a terminal preview: half-block ``cells`` (colour) or ``text`` lines (plain),
+    as :func:`poolcli.io.preview.preview_cells` / :func:`~poolcli.io.preview.preview_text` give
+    them."""
+
+    title: str
+    cells: Sequence[Sequence[Cell]] | None = None
+    text: Sequence[str] | None = None
+
+
+def preview_space(*, stderr: bool) -> tuple[int, int, bool]:
+    """``(columns, lines, colour)`` of the terminal the preview goes to.
+
+    The size is Rich's (the terminal's, else ``COLUMNS``/``LINES``, else 80x25); ``colour`` is
+    false when Rich would print no colour: ``NO_COLOR`` set, ``TERM=dumb``, or not a terminal
+    (``FORCE_COLOR`` / ``TTY_COMPATIBLE`` override that, as everywhere in Rich).
+    """
+    console = Console(stderr=stderr)
+    colour = console.color_system is not None and not console.no_color
+    return console.width, console.height, colour
+
+
+def _preview_block(preview: Preview, max_width: int) -> list[Text]:
+    """Title line, then one line per cell row, all padded to the same width."""
+    lines: list[Text] = []
+    if preview.cells is not None:
+        styles: dict[Cell, Style] = {}
+        for row in preview.cells:
+            line = Text()
+            for cell in row:
+                style = styles.get(cell)
+                if style is None:
+                    top, bottom = cell
+                    style = styles[cell] = Style(
+                        color=Color.from_rgb(*top),
+                        bgcolor=None if bottom is None else Color.from_rgb(*bottom),
+                    )
+                line.append(HALF_BLOCK, style)
+            lines.append(line)
+    else:
+        lines = [Text(row) for row in preview.text or ()]
+    title = Text(preview.title, style="bold")
+    title.truncate(max_width, overflow="ellipsis")
+    width = max(len(line) for line in [title, *lines])
+    block = [title, *lines]
+    for line in block:
+        line.pad_right(width - len(line))
+    return block
+
+
+def preview_lines(previews: Sequence[Preview], *, side_by_side: bool, max_width: int) -> list[Text]:
+    """The previews' lines: each titled (the title cut to ``max_width`` columns), side by side
+    (``PREVIEW_GAP`` columns apart, tops aligned) or stacked."""
+    blocks = [_preview_block(p, max(max_width, 1)) for p in previews]
+    if not side_by_side:
+        return [line for block in blocks for line in block]
+    rows = max(len(block) for block in blocks)
+    lines = []
+    for i in range(rows):
+        line = Text()
+        for j, block in enumerate(blocks):
+            width = len(block[0])
+            if j:
+                line.append(" " * PREVIEW_GAP)
+            line.append_text(block[i] if i < len(block) else Text(" " * width))
+        line.rstrip()
+        lines.append(line)
+    return lines
+
+
+def print_previews(
+    previews: Sequence[Preview], *, stderr: bool, side_by_side: bool, max_width: int
+) -> None:
+    """Print :func:`preview_lines`; lines are never wrapped (they were sized to fit)."""
+    console = Console(stderr=stderr)
+    for line in preview_lines(previews, side_by_side=side_by_side, max_width=max_width):
+        console.print(line, soft_wrap=True, highlight=False)

@@ -1,0 +1,159 @@
+"""One job: :func:`run_job` reads, pools and writes one file, timing each stage; a
+:class:`~poolcli.errors.PoolError` or :class:`OSError` becomes an error record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from poolcli.errors import ImageError, PoolError
+from poolcli.io import ahead
+
+if TYPE_CHECKING:
+
+    from poolcli.io.picture import Picture
+# --- one job --------------------------------------------------------------------------------------
+from poolcli.run.inputs import filesystem, is_url
+from poolcli.run.plan import Job, Recipe
+from poolcli.run.records import PoolRecord, cause, describe, os_reason
+
+
+def run_job(job: Job, threads: int | None = None, then: Job | None = None) -> PoolRecord:
+    """Read, pool and write one file, timing each stage.
+
+    Parameters
+    ----------
+    job : Job
+    threads : int, optional
+        Threads for the pooling (:func:`poolcli.pool`'s ``threads``) and the PNG encoder;
+        default: one per CPU for large images.
+    then : Job, optional
+        The job that comes next: its input is read ahead (:mod:`poolcli.io.ahead`) from the
+        moment this one's is read, while this one is pooled and written.
+
+    Returns
+    -------
+    PoolRecord
+        ``status`` ``"ok"``, or ``"error"`` with the cause: every :class:`PoolError` (unreadable
+        input, window too large for this image, existing output, ...) and :class:`OSError`
+        (fsspec I/O). Any other exception is a bug and propagates.
+    """
+    recipe = job.recipe
+    name = job.name or job.source
+    record = PoolRecord(name, output=job.output_name or job.target, mode=recipe.mode)
+    record.window = recipe.window
+
+    def read() -> Picture:
+        try:
+            return _read(job.source, name, recipe.read_kwargs)
+        finally:
+            if then is not None and not is_url(then.source):
+                ahead.start(then.source, then.recipe.read_kwargs)
+
+    pool_timed(
+        record,
+        read,
+        lambda pic: _write(pic, job.target, recipe, threads),
+        recipe,
+        threads,
+    )
+    if record.error and job.output_name and job.output_name != job.target:
+        record.error = record.error.replace(job.target, job.output_name)  # the user's spelling
+    return record
+
+
+def pool_timed(
+    record: PoolRecord,
+    read: Callable[[], Picture],
+    write: Callable[[Picture], object],
+    recipe: Recipe,
+    threads: int | None = None,
+) -> PoolRecord:
+    """Fill ``record`` by ``read()``, pooling by ``recipe`` and ``write(pooled)``, timing each.
+
+    The steps of :func:`run_job`, for a caller with its own source and destination (the CLI's
+    standard input and output). A :class:`PoolError` or :class:`OSError` ends it with
+    ``record.status = "error"``; the record is returned.
+    """
+    from poolcli.io import pooling
+
+    seconds = record.seconds
+    try:
+        start = time.perf_counter()
+        pic = read()
+        seconds.load = time.perf_counter() - start
+        describe(record, pic)
+
+        start = time.perf_counter()
+        extra = {} if threads is None else {"threads": threads}
+        pooled = pooling.pool_picture(pic, recipe.mode, **recipe.pool_kwargs, **extra)
+        seconds.pool = time.perf_counter() - start
+        record.output_shape = pooled.shape
+        del pic  # the decoded input is not needed while encoding: it is most of the peak memory
+
+        start = time.perf_counter()
+        write(pooled)
+        seconds.save = time.perf_counter() - start
+        # a PNG being decoded is pooled as it is written: that time is the pooling's
+        later = min(pooled.pooled_later, seconds.save)
+        seconds.pool += later
+        seconds.save -= later
+    except PoolError as err:
+        record.status, record.error = "error", cause(err, record.input)
+    except OSError as err:  # fsspec's I/O; local files report through ImageError
+        record.status, record.error = "error", os_reason(err)
+    return record
+
+
+def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
+    from poolcli.io import reading
+
+    if not is_url(source):
+        pic = ahead.take(source, read_kwargs, name=name)
+        if pic is not None:
+            return pic
+        return reading.read_picture(source, name=name, **read_kwargs)
+    fs, path = filesystem(source)
+    try:
+        data = fs.cat_file(path)
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    return reading.read_picture(data, name=name, **read_kwargs)
+
+
+def _write(pic: Picture, target: str, recipe: Recipe, threads: int | None = None) -> None:
+    from poolcli.io import formats, writing
+
+    encoding = {
+        "quality": recipe.quality,
+        "compress_level": recipe.compress_level,
+        "threads": threads,
+    }
+    if not is_url(target):
+        writing.write_picture(pic, target, format=recipe.format, force=recipe.force, **encoding)
+        return
+    fs, path = filesystem(target)
+    fmt = recipe.format or formats.format_for_path(path)
+    data = writing.encode_picture(pic, fmt, **encoding)
+    if not recipe.force and fs.exists(path):
+        raise ImageError(f"{target}: already exists (force overwrites it)")
+    fs.pipe_file(path, data)
+
+
+
+
+Outcome = tuple[Job, PoolRecord]
+
+
+def failed(job: Job, why: str) -> PoolRecord:
+    recipe = job.recipe
+    return PoolRecord(
+        job.name or job.source,
+        output=job.output_name or job.target,
+        status="error",
+        error=why,
+        mode=recipe.mode,
+        window=recipe.window,
+    )

@@ -1,0 +1,331 @@
+"""Planning a run: the output of every input (:func:`make_plan`), the :class:`Job` of each,
+stale temporary files removed; :class:`Recipe` is what every job does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from poolcli.errors import ImageError, PoolError
+
+if TYPE_CHECKING:
+
+    pass
+from poolcli.run.inputs import Source, filesystem, is_url, path_key
+from poolcli.run.records import PoolRecord, os_reason
+
+__all__ = [
+    "DEFAULT_NAME",
+    "Job",
+    "Plan",
+    "PlanError",
+    "Recipe",
+    "make_plan",
+    "output_name",
+    "remove_stale_temps",
+]
+
+DEFAULT_NAME = "{stem}_{mode}{stride}{ext}"
+# writing.write_picture writes to ``.<name>.<8 random chars>.poolcli-tmp`` beside ``<name>``.
+_TEMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.poolcli-tmp")
+
+
+class PlanError(PoolError):
+    """The inputs and options cannot make a consistent run (two inputs, one output)."""
+
+
+# --- outputs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What every input of a run goes through: the pooling and the encoding of the output.
+
+    ``window`` only labels the records (e.g. ``"k2 s2"``); ``pool_kwargs`` is what
+    :func:`poolcli.io.pooling.pool_picture` gets; ``read_kwargs`` what
+    :func:`poolcli.io.reading.read_picture` gets (``max_pixels``).
+    """
+
+    mode: str
+    pool_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    window: str | None = None
+    read_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    format: str | None = None
+    quality: int | None = None
+    compress_level: int | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to pool: read ``source``, pool by ``recipe``, write ``target``.
+
+    Plain data, so it travels to worker processes and Dask workers. ``name`` and ``output_name``
+    are how the record names the files (as the user spelled them); ``index`` is the input's
+    position in the run, ``size`` its bytes when known (see :func:`workers_for`).
+    """
+
+    source: str
+    target: str
+    recipe: Recipe
+    name: str = ""
+    output_name: str = ""
+    index: int = 0
+    size: int | None = None  # bytes of the input file, when known
+
+
+def output_name(source: str, template: str = DEFAULT_NAME, **fields: str) -> str:
+    """The output file name of ``source``: ``template`` with ``{stem}`` and ``{ext}`` filled in.
+
+    ``fields`` fill the others (``mode``, ``stride``, ...); an ``ext`` among them (the output
+    format's suffix) replaces the input's.
+
+    >>> output_name("photos/cat.jpg", mode="max", stride="2")
+    'cat_max2.jpg'
+    >>> output_name("cat.jpg", "{stem}.{mode}{ext}", mode="avg", ext=".png")
+    'cat.avg.png'
+    """
+    name = posixpath.basename(source) if is_url(source) else os.path.basename(source)
+    stem, ext = os.path.splitext(name)
+    return template.format(**{"stem": stem, "ext": ext, **fields})
+
+
+@dataclass
+class Plan:
+    """What a run will do: ``jobs`` to run and ``done``, inputs settled before starting
+    (skipped because the output exists, or failed: an input that cannot be written), each with
+    its position among the inputs."""
+
+    jobs: list[Job]
+    done: list[tuple[int, PoolRecord]]
+    targets: list[str]  # every output of the run, written or skipped
+    folders: list[str] = field(default_factory=list)  # to create: out_dir and its subfolders
+
+    @property
+    def total(self) -> int:
+        """The inputs of the run: jobs and settled ones."""
+        return len(self.jobs) + len(self.done)
+
+    def prepare(self) -> list[str]:
+        """Create the output folder and the subfolders that mirror the inputs' folders, and
+        remove stale temporary files of every output; the temporary files removed.
+
+        Raises
+        ------
+        ImageError
+            A folder that cannot be created.
+        """
+        for folder in self.folders:
+            try:
+                if is_url(folder):
+                    fs, path = filesystem(folder)
+                    fs.makedirs(path, exist_ok=True)
+                elif folder:
+                    os.makedirs(folder, exist_ok=True)
+            except OSError as err:
+                raise ImageError(f"{folder}: cannot create: {os_reason(err)}") from None
+        return remove_stale_temps(self.targets)
+
+
+def make_plan(
+    sources: Sequence[Source],
+    recipe: Recipe,
+    *,
+    template: str = DEFAULT_NAME,
+    fields: Mapping[str, str] | None = None,
+    out_dir: str | None = None,
+    output: str | None = None,
+    skip_existing: bool = False,
+) -> Plan:
+    """Decide each input's output and what to do with it.
+
+    Parameters
+    ----------
+    sources : sequence of Source
+        From :func:`expand_inputs`.
+    recipe : Recipe
+        ``recipe.force`` allows replacing existing outputs; ``recipe.format`` sets ``{ext}``.
+    template, fields
+        Output names (:func:`output_name`).
+    out_dir : str, optional
+        Folder (or fsspec URL) for the outputs, mirroring the folders the inputs were found in;
+        default: beside each input.
+    output : str, optional
+        The output of the single input.
+    skip_existing : bool
+        An input whose output exists is ``"skipped"`` instead of an error.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    PlanError
+        Two inputs with the same output; ``output`` with several inputs; ``skip_existing`` with
+        ``recipe.force``.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> plan = make_plan([Source("in/a.png"), Source("in/b.tif")], Recipe("max"),
+    ...                  fields={"mode": "max", "stride": "2"}, out_dir="out")
+    >>> [pathlib.Path(job.output_name).as_posix() for job in plan.jobs]
+    ['out/a_max2.png', 'out/b_max2.tif']
+    """
+    if skip_existing and recipe.force:
+        raise PlanError("skip_existing and force exclude each other")
+    if output is not None and len(sources) != 1:
+        raise PlanError(f"one output names one input, not {len(sources)}")
+    fields = dict(fields or {})
+    if recipe.format is not None:
+        fields["ext"] = "." + recipe.format.lower().lstrip(".")
+    done: list[tuple[int, PoolRecord]] = []
+    planned: list[tuple[int, Source, str]] = []
+
+    def record(source: Source, **kwargs: Any) -> PoolRecord:
+        return PoolRecord(source.path, mode=recipe.mode, window=recipe.window, **kwargs)
+
+    for i, source in enumerate(sources):
+        if source.error is not None:
+            done.append((i, record(source, status="error", error=source.error)))
+            continue
+        if output is not None:
+            target = output
+        else:
+            name = output_name(source.path, template, **fields)
+            if out_dir is None:
+                target = _join(_parent(source.path), name)
+            else:
+                target = _join(out_dir, _relative_folder(source), name)
+        planned.append((i, source, target))
+
+    # A file found in a folder under the name of one of this run's outputs is the output of an
+    # earlier run: pooling it again would make a rerun differ from the first run.
+    target_keys = {_target_key(t) for _, _, t in planned}
+    kept = [p for p in planned if p[1].named or _target_key(p[1].path) not in target_keys]
+    _check_clashes(kept)
+
+    stats = {s.path: _stat(s.path) for _, s, _ in kept}
+    inputs = {(st.st_dev, st.st_ino) for st in stats.values() if st is not None}
+    jobs = []
+    for i, source, target in kept:
+        exists, file_id = _exists(target)
+        if file_id is not None and file_id in inputs:
+            error = f"output {target} is an input; not writing over it"
+            done.append((i, record(source, output=target, status="error", error=error)))
+        elif exists and skip_existing:
+            done.append((i, record(source, output=target, status="skipped")))
+        elif exists and not recipe.force:
+            error = f"output {target} exists (use --force to overwrite, or --skip-existing)"
+            done.append((i, record(source, output=target, status="error", error=error)))
+        else:
+            job_target = target if is_url(target) else os.path.abspath(target)
+            st = stats[source.path]
+            size = None if st is None else st.st_size
+            jobs.append(Job(source.path, job_target, recipe, source.path, target, i, size))
+    done.sort(key=lambda pair: pair[0])
+    folders = []
+    if out_dir is not None:  # beside the inputs, or -o: the folder must exist already
+        folders = sorted({out_dir, *(_parent(job.output_name) for job in jobs)})
+    return Plan(jobs, done, [t for _, _, t in kept], folders)
+
+
+def _check_clashes(planned: Sequence[tuple[int, Source, str]]) -> None:
+    by_target: dict[str, list[tuple[Source, str]]] = {}
+    for _, source, target in planned:
+        by_target.setdefault(_target_key(target), []).append((source, target))
+    clashes = [group for group in by_target.values() if len(group) > 1]
+    if clashes:
+        (first, target), (second, _) = clashes[0][:2]
+        more = sum(len(g) - 1 for g in clashes) - 1
+        tail = f" (and {more} more)" if more else ""
+        raise PlanError(
+            f"{first.path} and {second.path} would both be written to {target}{tail};"
+            " put {ext} in the name, or choose another folder"
+        )
+
+
+def _relative_folder(source: Source) -> str:
+    if source.base is None:
+        return ""
+    if is_url(source.path):
+        rel = posixpath.relpath(source.path.split("://", 1)[1], source.base.split("://", 1)[1])
+        return posixpath.dirname(rel)
+    return os.path.dirname(os.path.relpath(source.path, source.base))
+
+
+def _parent(path: str) -> str:
+    return posixpath.dirname(path) if is_url(path) else os.path.dirname(path)
+
+
+def _join(folder: str, *parts: str) -> str:
+    parts = tuple(p for p in parts if p)
+    if is_url(folder):
+        return posixpath.join(folder, *parts)
+    return os.path.join(folder, *parts) if folder else os.path.join(*parts)
+
+
+def _target_key(path: str) -> str:
+    return path if is_url(path) else path_key(path)
+
+
+def _stat(path: str) -> os.stat_result | None:
+    if is_url(path):
+        return None
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    st = _stat(path)
+    return None if st is None else (st.st_dev, st.st_ino)
+
+
+def _exists(path: str) -> tuple[bool, tuple[int, int] | None]:
+    """Whether ``path`` exists, and its file id when it is a local file."""
+    if is_url(path):
+        try:
+            fs, inner = filesystem(path)
+            return bool(fs.exists(inner)), None
+        except (PoolError, OSError):
+            return False, None  # writing it will say what is wrong
+    file_id = _file_id(path)
+    return file_id is not None or os.path.lexists(path), file_id
+
+
+def remove_stale_temps(targets: Iterable[str]) -> list[str]:
+    """Remove the temporary files that a killed run left beside these outputs; the paths removed.
+
+    :func:`poolcli.io.writing.write_picture` writes ``.<name>.<random>.poolcli-tmp`` and renames it
+    to ``<name>`` when complete, removing it on any error: only a process killed outright (or a
+    power cut) leaves one behind. Only local folders are looked at.
+    """
+    wanted: dict[str, set[str]] = {}
+    for target in targets:
+        if not is_url(target):
+            folder, name = os.path.split(target)
+            wanted.setdefault(folder or ".", set()).add(name)
+    removed = []
+    for folder, names in wanted.items():
+        try:
+            entries = [e.name for e in os.scandir(folder) if e.name.endswith(".poolcli-tmp")]
+        except OSError:  # a folder not made yet has no temporary file
+            continue
+        for entry in entries:
+            m = _TEMP.fullmatch(entry)
+            if m and m["name"] in names:
+                path = os.path.join(folder, entry)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                    removed.append(path)
+    return removed
+
+

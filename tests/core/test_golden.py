@@ -1,0 +1,100 @@
+"""``poolcli.pool`` against golden vectors made by PyTorch 2.13 (tests/golden/make_golden.py).
+
+torch is not needed here: the inputs and torch's outputs are stored in ``tests/golden/*.npz``,
+the parameters in ``tests/golden/cases.json``. The script's docstring says how torch's arguments
+map onto poolcli's and how the expectations were derived (lp divided by ``n**(1/p)``, integer avg
+rounded half up).
+
+Tolerances: max and adaptive max (and every integer case) are compared exactly, NaN positions
+included; float64 avg/lp use rtol=1e-12, atol=1e-12; float32 avg rtol=1e-5, atol=1e-6 and
+float32 lp rtol=2e-5, atol=1e-6 (the values of each case are stored beside it in cases.json).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import poolcli
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+CASES = json.loads((GOLDEN / "cases.json").read_text())["cases"]
+
+
+@cache
+def _npz(name: str) -> dict[str, np.ndarray]:
+    with np.load(GOLDEN / name, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _arrays(case: dict) -> tuple[np.ndarray, np.ndarray]:
+    data = _npz(case["file"])
+    return data[f"{case['key']}_x"], data[f"{case['key']}_y"]
+
+
+def _kwargs(case: dict) -> dict:
+    # JSON turned the (h, w) pairs into lists; poolcli takes an int or an (h, w) pair.
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in case["kwargs"].items()}
+
+
+def _check(case: dict, x: np.ndarray, expected: np.ndarray, layout: str) -> None:
+    before = x.copy()
+    got = poolcli.pool(x, case["mode"], **_kwargs(case))
+    where = f"{case['id']} ({layout} input {x.shape} {x.dtype}, kwargs {case['kwargs']})"
+    assert isinstance(got, np.ndarray), where
+    assert got.dtype == expected.dtype, f"{where}: dtype {got.dtype}, expected {expected.dtype}"
+    assert got.shape == expected.shape, f"{where}: shape {got.shape}, expected {expected.shape}"
+    if case["compare"] == "exact":
+        np.testing.assert_array_equal(got, expected, err_msg=where)
+    else:
+        np.testing.assert_allclose(
+            got, expected, rtol=case["rtol"], atol=case["atol"], err_msg=where
+        )
+    np.testing.assert_array_equal(x, before, err_msg=f"{where}: pool modified its input")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_pool_matches_torch(case: dict) -> None:
+    x, expected = _arrays(case)
+    _check(case, x, expected, "(H, W, C)")
+    if x.shape[2] == 1:
+        _check(case, x[:, :, 0], expected[:, :, 0], "(H, W)")
+
+
+def test_golden_files_are_whole() -> None:
+    ids = [c["id"] for c in CASES]
+    assert len(ids) == len(set(ids))
+    for case in CASES:
+        x, y = _arrays(case)
+        assert x.ndim == y.ndim == 3 and x.shape[2] == y.shape[2] in (1, 3), case["id"]
+        assert x.dtype == y.dtype == np.dtype(case["dtype"]), case["id"]
+    total = sum(p.stat().st_size for p in GOLDEN.iterdir())
+    assert total < 2_000_000
+
+
+def test_golden_coverage() -> None:
+    """The vectors keep covering what they were made for (guards against a thinned rerun)."""
+    avg_combos = Counter(
+        (c["kwargs"]["padding"] != 0, c["kwargs"]["ceil_mode"], c["kwargs"]["count_include_pad"])
+        for c in CASES
+        if c["mode"] == "avg" and "kernel_size" in c["kwargs"] and c["dtype"] == "float64"
+    )
+    assert len(avg_combos) == 8
+    lp = {(c["kwargs"]["p"], c["kwargs"]["ceil_mode"]) for c in CASES if c["mode"] == "lp"}
+    assert lp == {(p, ceil) for p in (1, 2, 3, 1.5) for ceil in (False, True)}
+    dtypes = {(c["mode"], c["dtype"]) for c in CASES}
+    for mode, dtype in [("max", "uint8"), ("max", "int16"), ("avg", "uint8"), ("avg", "int16")]:
+        assert (mode, dtype) in dtypes
+    int_avg = [c for c in CASES if c["mode"] == "avg" and c["dtype"] in ("uint8", "int16")]
+    assert all(c.get("ties", 0) > 0 for c in int_avg if "kernel_size" in c["kwargs"])
+    maxes = [c["kwargs"] for c in CASES if c["mode"] == "max" and "kernel_size" in c["kwargs"]]
+    assert any(k["dilation"] != 1 and k["ceil_mode"] and k["padding"] != 0 for k in maxes)
+    assert any(_arrays(c)[0].shape[:2] == (1, 1) for c in CASES)
+    nan_cases = [c for c in CASES if c["mode"] == "max" and np.isnan(_arrays(c)[0]).any()]
+    assert any("output_size" in c["kwargs"] for c in nan_cases)
+    assert any("kernel_size" in c["kwargs"] for c in nan_cases)
