@@ -1,7 +1,9 @@
 """The direction of imports is the architecture: cli -> run -> io -> backends -> core (STYLE.md).
 
-ruff's banned-api keeps Rich and Typer in the cli package; this keeps the array core free of
-Pillow and of everything else but NumPy and its own pure modules.
+The import-linter contracts in pyproject.toml say it once (layers, the core's independence,
+nothing imports the CLI, Rich and Typer only in it); the first test runs them. The others keep
+the core to NumPy and a few standard modules, which a list of forbidden packages cannot say.
+ruff's banned-api flags a Rich or Typer import outside the CLI in the editor already.
 """
 
 import ast
@@ -9,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "poolcli"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "poolcli"
 CORE = sorted(p.stem for p in (SRC / "core").glob("*.py"))
 
 
@@ -24,6 +27,13 @@ def imported_roots(path: Path) -> set[str]:
     return names
 
 
+def test_the_import_linter_contracts_are_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlinter.cli import lint_imports
+
+    status = lint_imports(config_filenames=(str(ROOT / "pyproject.toml"),), no_cache=True)
+    assert status == 0, capsys.readouterr().out
+
+
 @pytest.mark.parametrize("module", CORE)
 def test_the_core_imports_only_numpy_and_its_pure_siblings(module: str) -> None:
     for name in imported_roots(SRC / "core" / f"{module}.py"):
@@ -32,13 +42,6 @@ def test_the_core_imports_only_numpy_and_its_pure_siblings(module: str) -> None:
             assert name.startswith("poolcli.core") or name == "poolcli.errors", (module, name)
         else:
             assert root == "numpy" or root in STDLIB, (module, name)
-
-
-def test_nothing_but_the_entry_points_imports_the_cli() -> None:
-    for path in SRC.rglob("*.py"):
-        if path.parent.name == "cli" or path.stem in ("__main__", "entry"):
-            continue
-        assert not any(n.startswith("poolcli.cli") for n in imported_roots(path)), path
 
 
 def test_modes_registry_needs_no_numpy() -> None:
