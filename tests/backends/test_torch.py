@@ -257,7 +257,11 @@ def test_a_batch_is_each_image_pooled_on_its_own(mode: str, dtype: str) -> None:
     xs = rng.choice(np.array(SPECIALS[dtype], dtype=object), (4, 7, 6, 3)).astype(dtype)
     if dtype == "int64":  # one image near int64's limits (core's exact path), the others small
         xs[1:] = rng.integers(-9, 9, xs[1:].shape)
-    for kw in [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1}, {"output_size": 3}]:
+    for kw in [
+        {"kernel_size": 2},
+        {"kernel_size": 3, "stride": 2, "padding": 1},
+        {"output_size": 3},
+    ]:
         for layout in (xs, xs[..., 0]):
             expected = []
             for x in layout:
@@ -302,8 +306,13 @@ def test_dlpack_arrays_are_pooled_as_tensors(dtype: str) -> None:
     assert accepts(wrapped) and accepts(torch.from_numpy(x))
     assert not accepts(x) and not accepts([1, 2])
     for mode in ("max", "avg", "median", "mode"):
-        assert_same(pool_torch(wrapped, mode, kernel_size=3, padding=1), poolcli.pool(x, mode, kernel_size=3, padding=1))
-    capsule_tensor = torch.utils.dlpack.from_dlpack(torch.utils.dlpack.to_dlpack(torch.from_numpy(x)))
+        assert_same(
+            pool_torch(wrapped, mode, kernel_size=3, padding=1),
+            poolcli.pool(x, mode, kernel_size=3, padding=1),
+        )
+    capsule_tensor = torch.utils.dlpack.from_dlpack(
+        torch.utils.dlpack.to_dlpack(torch.from_numpy(x))
+    )
     assert_same(pool_torch(capsule_tensor, "min"), poolcli.pool(x, "min"))
 
 
@@ -312,7 +321,9 @@ def test_non_contiguous_and_strided_tensors() -> None:
     t = torch.from_numpy(x)
     for view, arr in [(t[::2, 1::3], x[::2, 1::3]), (t.permute(1, 0, 2), x.transpose(1, 0, 2))]:
         for mode in MODES:
-            assert_same(pool_torch(view, mode, kernel_size=2), poolcli.pool(arr, mode, kernel_size=2))
+            assert_same(
+                pool_torch(view, mode, kernel_size=2), poolcli.pool(arr, mode, kernel_size=2)
+            )
 
 
 # --------------------------------------------------------------------------------------------

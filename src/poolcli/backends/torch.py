@@ -64,9 +64,7 @@ def accepts(x: object) -> bool:
     neither a NumPy array nor a Dask array (NumPy arrays speak DLPack too, and stay NumPy)."""
     if isinstance(x, torch.Tensor):
         return True
-    return (
-        hasattr(x, "__dlpack__") and not isinstance(x, np.ndarray) and not _is_dask(x)
-    )
+    return hasattr(x, "__dlpack__") and not isinstance(x, np.ndarray) and not _is_dask(x)
 
 
 def _is_dask(x: object) -> bool:
@@ -141,9 +139,22 @@ def pool_torch(
     else:
         data = xb.to(torch.uint8) if dtype == np.bool_ else xb
         job = _Job(name, axes, dtype, count_include_pad and padding != "same", float(p))
-        result = job.run(data, lambda i: _core_one(xb[i], name, dtype, p, kernel_size, stride,
-                                                    padding, dilation, ceil_mode,
-                                                    count_include_pad, output_size))
+        result = job.run(
+            data,
+            lambda i: _core_one(
+                xb[i],
+                name,
+                dtype,
+                p,
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                ceil_mode,
+                count_include_pad,
+                output_size,
+            ),
+        )
         if dtype == np.bool_ and name != "sum":
             result = result.to(torch.bool)
     if len(shape) == spatial:
@@ -191,8 +202,10 @@ class _Job:
 
     def _host_images(self, x: torch.Tensor) -> list[int]:
         name, dtype = self.name, self.dtype
-        if dtype == np.int64 and name in ("sum", "avg") or (
-            name == "lp" and self.p == 1 and dtype == np.int64
+        if (
+            dtype == np.int64
+            and name in ("sum", "avg")
+            or (name == "lp" and self.p == 1 and dtype == np.int64)
         ):
             # The core sums int64 data as Python integers when 2*sum + n could leave int64.
             lo = x.flatten(1).amin(dim=1).tolist()
@@ -241,11 +254,13 @@ class _Job:
         # np.maximum(a, b) returns b when a == b (it matters for -0.0 and 0.0); torch's returns
         # a, so the arguments are swapped.
         if self.name == "max":
+
             def op(acc: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
                 return torch.maximum(v, acc, out=acc)
 
             identity = -torch.inf if work.dtype.is_floating_point else torch.iinfo(work.dtype).min
         else:
+
             def op(acc: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
                 return torch.minimum(v, acc, out=acc)
 
@@ -346,9 +361,7 @@ class _Job:
                 result[:, lo:hi] = _median(g, valid, count, x.dtype)
             else:
                 pick = _mode_pick(g, valid, count, index)  # (N, *outs) flat pixel index
-                gathered = torch.gather(
-                    flat, 1, pick.flatten(1)[..., None].expand(-1, -1, c)
-                )
+                gathered = torch.gather(flat, 1, pick.flatten(1)[..., None].expand(-1, -1, c))
                 result[:, lo:hi] = gathered.reshape(n_img, hi - lo, *outs[1:], c).to(x.dtype)
         return result
 
@@ -448,7 +461,7 @@ def _exact_abs(x: torch.Tensor) -> torch.Tensor:
 
 
 def _numpy_pow(v: torch.Tensor, e: float) -> torch.Tensor:
-    """``v ** e`` (float64) computed by NumPy, so it rounds as the core's does, on ``v``'s device."""
+    """``v ** e`` (float64) by NumPy, so it rounds as the core's does; on ``v``'s device."""
     if e == 1.0:
         return v
     host = v.detach().cpu().numpy()
