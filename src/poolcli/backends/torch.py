@@ -34,13 +34,14 @@ only ever declared, never guessed: ``(N, H, W)`` and ``(H, W, C)`` look alike.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from poolcli import core
+from poolcli import core, order
 from poolcli.errors import UnsupportedError, WindowError
 from poolcli.geometry import Axis, make_axes
 from poolcli.modes import DEFAULTS, resolve_mode
@@ -244,7 +245,8 @@ class _Job:
             # lp with p == 1 is the average of |x| over real cells; |int16 min| saturates.
             avg = _Job("avg", self.axes, _exact_abs_dtype(self.dtype), False, 1.0)
             result = avg._sum_avg(_exact_abs(x), False)
-            return result.clamp(max=int(np.iinfo(self.dtype).max)).to(x.dtype)
+            top = np.iinfo(np.uint8 if self.dtype == np.bool_ else self.dtype).max
+            return result.clamp(max=int(top)).to(x.dtype)
         if name == "lp":
             return self._lp(x)
         return self._order_stat(x)
@@ -338,32 +340,68 @@ class _Job:
     # -- median and mode ----------------------------------------------------------------------
 
     def _order_stat(self, x: torch.Tensor) -> torch.Tensor:
+        """Median (per channel) or mode (per pixel label), as the core computes them.
+
+        The windows whose every tap is real (the interior) go through the core's own sorting
+        network (:func:`poolcli.order.network`) on whole tap views, like the core's interior;
+        edge windows and irregular or large windows gather their taps and sort them.
+        """
         axes = self.axes
         n_img, c = x.shape[0], x.shape[-1]
         outs = [ax.out for ax in axes]
+        result = torch.empty((n_img, *outs, c), dtype=x.dtype, device=x.device)
+        flat = None
         if self.name == "median":
             planes = _work(x)
-            result = torch.empty((n_img, *outs, c), dtype=x.dtype, device=x.device)
         else:
             planes = _label_keys(x)  # (N, *spatial, 1) int64
             flat = _work(x.flatten(1, -2))  # (N, P, C): pixels by flat index
             if x.dtype.is_floating_point:
                 flat = _normal_floats(flat)
-            result = torch.empty((n_img, *outs, c), dtype=x.dtype, device=x.device)
-        per_row = max(1, self.taps * int(np.prod(outs[1:], dtype=np.int64)) * c * n_img)
+        regions = [[(0, ax.out) for ax in axes]]
+        inner = [ax.interior() for ax in axes]
+        regular = all(ax.stride is not None for ax in axes)
+        if regular and self.taps <= order.NETWORK_MAX_TAPS and all(lo < hi for lo, hi in inner):
+            if self.name == "median":
+                _median_network(planes, axes, inner, result)
+            else:
+                assert flat is not None
+                _mode_network(planes, flat.reshape(x.shape), axes, inner, result)
+            regions = _edges(outs, inner)
+        for region in regions:
+            self._gathered(planes, flat, region, result)
+        return result
+
+    def _gathered(
+        self,
+        planes: torch.Tensor,
+        flat: torch.Tensor | None,
+        region: list[tuple[int, int]],
+        result: torch.Tensor,
+    ) -> None:
+        """Median or mode of the windows ``region`` (a range per axis) by gathering their taps,
+        in blocks of the first axis that keep the gathered taps within :data:`GATHER_ELEMENTS`."""
+        n_img, c = planes.shape[0], result.shape[-1]
+        sizes = [hi - lo for lo, hi in region]
+        if min(sizes) <= 0:
+            return
+        per_row = max(1, self.taps * int(np.prod(sizes[1:], dtype=np.int64)) * c * n_img)
         step = max(1, GATHER_ELEMENTS // per_row)
-        for lo in range(0, outs[0], step):
-            hi = min(lo + step, outs[0])
-            part = [axes[0].windows(lo, hi), *axes[1:]]
+        first, rest = region[0], region[1:]
+        others = [ax.windows(lo, hi) for ax, (lo, hi) in zip(self.axes[1:], rest, strict=True)]
+        for lo in range(first[0], first[1], step):
+            hi = min(lo + step, first[1])
+            part = [self.axes[0].windows(lo, hi), *others]
+            target = result[(slice(None), slice(lo, hi), *(slice(a, b) for a, b in rest))]
             g, valid, index = _gather(planes, part, with_index=self.name == "mode")
             count = valid.sum(dim=-1)  # (*outs,)
             if self.name == "median":
-                result[:, lo:hi] = _median(g, valid, count, x.dtype)
+                target[...] = _median(g, valid, count, result.dtype)
             else:
+                assert flat is not None
                 pick = _mode_pick(g, valid, count, index)  # (N, *outs) flat pixel index
                 gathered = torch.gather(flat, 1, pick.flatten(1)[..., None].expand(-1, -1, c))
-                result[:, lo:hi] = gathered.reshape(n_img, hi - lo, *outs[1:], c).to(x.dtype)
-        return result
+                target[...] = gathered.reshape(target.shape).to(result.dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,6 +539,104 @@ def _round_to(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     out = v.to(torch.int64)
     out = torch.where(high, torch.tensor(int(info.max), dtype=torch.int64, device=v.device), out)
     return out.to(dtype)
+
+
+def _edges(outs: Sequence[int], inner: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """The windows outside the box ``inner`` (a range per axis), as boxes: for each axis, the
+    windows before and after its interior, with the axes before it kept to their interior."""
+    boxes = []
+    for d, (lo, hi) in enumerate(inner):
+        head = list(inner[:d])
+        tail = [(0, n) for n in outs[d + 1 :]]
+        for part in ((0, lo), (hi, outs[d])):
+            if part[0] < part[1]:
+                boxes.append([*head, part, *tail])
+    return boxes
+
+
+def _tap_views(
+    planes: torch.Tensor, axes: Sequence[Axis], inner: Sequence[tuple[int, int]]
+) -> list[torch.Tensor]:
+    """For each tap of the windows ``inner`` (all real), the strided view of the cells it reads."""
+    taps = []
+    for offsets in itertools.product(*(range(ax.taps) for ax in axes)):
+        index: list[Any] = [slice(None)]
+        for ax, (lo, hi), j in zip(axes, inner, offsets, strict=True):
+            a, b = int(ax.index[lo, j]), int(ax.index[hi - 1, j]) + 1
+            index.append(slice(a, b, ax.stride))
+        taps.append(planes[tuple(index)])
+    return taps
+
+
+def _sorted_by_network(taps: list[torch.Tensor], wanted: tuple[int, ...]) -> list[Any]:
+    """The core's pruned network on tensors: the ``wanted`` slots hold the sorted values."""
+    values: list[Any] = list(taps)
+    for i, j, need_min, need_max in order.network(len(taps), wanted):
+        a, b = values[i], values[j]
+        # np.minimum(a, b) gives b where they are equal; torch.minimum gives its first argument
+        values[i] = torch.minimum(b, a) if need_min else None
+        values[j] = torch.maximum(b, a) if need_max else None
+    return values
+
+
+def _mode_network(
+    keys: torch.Tensor,
+    pixels: torch.Tensor,
+    axes: Sequence[Axis],
+    inner: Sequence[tuple[int, int]],
+    result: torch.Tensor,
+) -> None:
+    """Mode of the interior windows: keys sorted by the network, the longest run (ties to the
+    smallest key, as the core's), then the pixel of the first tap holding that key."""
+    key_taps = _tap_views(keys, axes, inner)
+    pixel_taps = _tap_views(pixels, axes, inner)
+    n = len(key_taps)
+    v = _sorted_by_network(key_taps, tuple(range(n))) if n > 1 else key_taps
+    best = v[0]
+    best_len = torch.ones_like(best, dtype=torch.int32)
+    run = torch.ones_like(best, dtype=torch.int32)
+    for k in range(1, n):
+        run = run * (v[k] == v[k - 1]) + 1  # a run continues (+1) or restarts (0 + 1)
+        longer = run > best_len  # strictly: on equal counts the earlier, smaller key stays
+        best_len = torch.where(longer, run, best_len)
+        best = torch.where(longer, v[k], best)
+    target = result[(slice(None), *(slice(lo, hi) for lo, hi in inner))]
+    found = torch.zeros_like(best, dtype=torch.bool)
+    out = pixel_taps[0].clone()
+    for key_tap, pixel_tap in zip(key_taps, pixel_taps, strict=True):
+        hit = (key_tap == best) & ~found
+        out = torch.where(hit, pixel_tap, out)  # (…, 1) broadcasts over the channels
+        found |= hit
+    target[...] = out.to(result.dtype)
+
+
+def _median_network(
+    planes: torch.Tensor,
+    axes: Sequence[Axis],
+    inner: Sequence[tuple[int, int]],
+    result: torch.Tensor,
+) -> None:
+    """Median of the interior windows ``inner`` through the core's pruned sorting network of
+    ``torch.minimum``/``torch.maximum`` over whole tap views: the same comparators as the core's
+    interior, so the same values (NaN included: it spreads through comparators the same way)."""
+    taps = _tap_views(planes, axes, inner)
+    n = len(taps)
+    target = result[(slice(None), *(slice(lo, hi) for lo, hi in inner))]
+    if n == 1:
+        target[...] = taps[0].to(result.dtype)
+        return
+    values = _sorted_by_network(taps, (n // 2,) if n % 2 else (n // 2 - 1, n // 2))
+    if n % 2:
+        middle = values[n // 2]
+        assert middle is not None
+        target[...] = middle.to(result.dtype)
+        return
+    lo_v, hi_v = values[n // 2 - 1], values[n // 2]
+    assert lo_v is not None and hi_v is not None
+    if lo_v.dtype.is_floating_point:
+        target[...] = lo_v * 0.5 + hi_v * 0.5
+    else:
+        target[...] = ((lo_v | hi_v) - ((lo_v ^ hi_v) >> 1)).to(result.dtype)
 
 
 def _gather(
