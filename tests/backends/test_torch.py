@@ -383,3 +383,18 @@ def test_cuda_uint8_max_of_a_large_batch() -> None:
     got = pool_torch(torch.from_numpy(xs).cuda(), "max", kernel_size=3, stride=2, batch=True)
     assert got.device.type == "cuda"
     assert_same(got, np.stack([poolcli.pool(x, "max", kernel_size=3, stride=2) for x in xs]))
+
+
+def test_numpy_arrays_pooled_on_a_torch_device_come_back_as_numpy() -> None:
+    from poolcli.backends.torch import pool_numpy_on
+
+    x = np.random.default_rng(4).integers(0, 65535, (9, 7), dtype=np.uint16)
+    big = x.astype(">u2")  # 16-bit PNG samples as Pillow may hand them over
+    ro = x.copy()
+    ro.flags.writeable = False  # np.asarray(image) is read-only
+    for arr in (big, ro):
+        for mode in MODES:
+            got = pool_numpy_on(arr, mode, kernel_size=3, stride=2, padding=1, device="cpu")
+            expected = poolcli.pool(x, mode, kernel_size=3, stride=2, padding=1)
+            assert isinstance(got, np.ndarray) and got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)

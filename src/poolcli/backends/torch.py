@@ -35,6 +35,7 @@ only ever declared, never guessed: ``(N, H, W)`` and ``(H, W, C)`` look alike.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -85,6 +86,7 @@ def pool_torch(
     p: float = DEFAULTS["p"],
     *,
     batch: bool = False,
+    threads: int | None = None,
 ) -> torch.Tensor:
     """Pool a tensor exactly as :func:`poolcli.pool` pools the same NumPy array.
 
@@ -97,6 +99,8 @@ def pool_torch(
         As for :func:`poolcli.pool`.
     batch : bool
         The first axis is a batch of images, each pooled on its own.
+    threads : int, optional
+        Not used: torch runs its own threads (:func:`torch.set_num_threads` on the CPU).
 
     Returns
     -------
@@ -164,6 +168,25 @@ def pool_torch(
 
 
 _TORCH_DTYPES = {v: k for k, v in _NUMPY_DTYPES.items()}
+
+
+def pool_numpy_on(x: np.ndarray, mode: str, *args: Any, device: str, **kw: Any) -> np.ndarray:
+    """Pool a NumPy array with the torch backend on ``device``; the result as NumPy.
+
+    What ``poolcli.pool(x, ..., device="cuda")`` does: the same values as the NumPy core, the
+    arithmetic on the device.
+
+    >>> import numpy as np
+    >>> pool_numpy_on(np.array([[1, 2], [3, 5]], np.uint8), "avg", device="cpu")
+    array([[3]], dtype=uint8)
+    """
+    x = np.asarray(x)
+    if not x.dtype.isnative:  # big-endian 16-bit samples (I;16B): torch takes native order only
+        x = x.astype(x.dtype.newbyteorder("="))
+    with warnings.catch_warnings():  # a read-only array (Pillow's) is only ever read here
+        warnings.simplefilter("ignore", UserWarning)
+        t = torch.from_numpy(x)
+    return pool_torch(t.to(device), mode, *args, **kw).cpu().numpy()
 
 
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
@@ -773,4 +796,4 @@ def _mode_pick(
     return torch.gather(idx, -1, tap.unsqueeze(-1))[..., 0]
 
 
-__all__ = ["accepts", "pool_torch"]
+__all__ = ["accepts", "pool_numpy_on", "pool_torch"]
