@@ -7,6 +7,7 @@ exit status 2. Run by hand, never in the test suite::
     python benchmarks/bench_gpu.py                       # both parts, defaults below
     python benchmarks/bench_gpu.py --size 8192 --rounds 21 --files 128 --file-size 1024 -j 16
     python benchmarks/bench_gpu.py --skip-files --json gpu.json
+    python benchmarks/bench_gpu.py --kernels-on-cpu --size 2048 --rounds 7   # no GPU needed
 
 What it measures
 ----------------
@@ -63,30 +64,42 @@ def need_cuda() -> object:
     return torch
 
 
-def kernels(size: int, rounds: int) -> list[dict]:
-    torch = need_cuda()
+def kernels(size: int, rounds: int, on_cpu: bool = False) -> list[dict]:
+    """Every 2x2 mode against the copy floor; ``on_cpu``: the torch backend on CPU tensors
+    against the NumPy core instead (no GPU needed; wall-clock timing)."""
+    if on_cpu:
+        import torch
+    else:
+        torch = need_cuda()
     import poolcli
     from poolcli.backends.torch import pool_torch
 
     rng = np.random.default_rng(0)
     host = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     host[::7, ::5] = 3  # some repeats, so mode has ties to break
-    x = torch.from_numpy(host).cuda()
+    x = torch.from_numpy(host) if on_cpu else torch.from_numpy(host).cuda()
     contenders = {"copy floor": lambda: x.clone()}
     for mode in MODES:
         contenders[mode] = lambda mode=mode: pool_torch(x, mode, kernel_size=2)
+        if on_cpu:
+            contenders[f"{mode} numpy"] = lambda mode=mode: poolcli.pool(host, mode, kernel_size=2)
     for name, run in contenders.items():  # warm-up, and the outputs checked
         out = run()
-        if name != "copy floor":
+        if name != "copy floor" and not name.endswith("numpy"):
             expected = poolcli.pool(host, name, kernel_size=2)
             got = out.cpu().numpy()
             if got.dtype != expected.dtype or not np.array_equal(got, expected):
-                sys.exit(f"{name}: the GPU result differs from poolcli.pool's")
+                sys.exit(f"{name}: the torch backend's result differs from poolcli.pool's")
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         order = list(contenders)
         random.shuffle(order)
         for name in order:
+            if on_cpu:
+                start_s = time.perf_counter()
+                contenders[name]()
+                times[name].append((time.perf_counter() - start_s) * 1e3)
+                continue
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             torch.cuda.synchronize()
             start.record()
@@ -96,17 +109,17 @@ def kernels(size: int, rounds: int) -> list[dict]:
             times[name].append(start.elapsed_time(end))
     floor = statistics.median(times["copy floor"])
     rows = []
-    print(
-        f"\nkernels: {size}x{size}x3 uint8 on {torch.cuda.get_device_name()}, 2x2, {rounds} rounds"
-    )
-    print(f"{'case':<12}{'ms':>10}{'x floor':>10}{'target':>8}  met")
+    where = f"the CPU (torch threads: {torch.get_num_threads()})" if on_cpu else None
+    where = where or torch.cuda.get_device_name()
+    print(f"\nkernels: {size}x{size}x3 uint8 on {where}, 2x2, {rounds} rounds (medians)")
+    print(f"{'case':<14}{'ms':>10}{'x floor':>10}{'target':>8}  met")
     for name, values in times.items():
         ms = statistics.median(values)
-        target = None if name == "copy floor" else TARGETS.get(name, 3.0)
+        target = None if name == "copy floor" or on_cpu else TARGETS.get(name, 3.0)
         ratio = ms / floor
         met = "" if target is None else ("yes" if ratio <= target else "NO")
         shown = "" if target is None else f"{target:.0f}x"
-        print(f"{name:<12}{ms:>10.3f}{ratio:>10.2f}{shown:>8}  {met}")
+        print(f"{name:<14}{ms:>10.3f}{ratio:>10.2f}{shown:>8}  {met}")
         rows.append({"case": name, "ms": ms, "x_floor": ratio, "target": target})
     return rows
 
@@ -205,7 +218,17 @@ def main() -> None:
     parser.add_argument("--skip-files", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--kernels-on-cpu",
+        action="store_true",
+        help="only the kernels, the torch backend on CPU tensors against the NumPy core",
+    )
     args = parser.parse_args()
+    if args.kernels_on_cpu:
+        result = {"kernels_cpu": kernels(args.size, args.rounds, on_cpu=True)}
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        return
     need_cuda()
     result = {"kernels": kernels(args.size, args.rounds)}
     if not args.skip_files:
