@@ -398,3 +398,28 @@ def test_numpy_arrays_pooled_on_a_torch_device_come_back_as_numpy() -> None:
             expected = poolcli.pool(x, mode, kernel_size=3, stride=2, padding=1)
             assert isinstance(got, np.ndarray) and got.dtype == expected.dtype
             np.testing.assert_array_equal(got, expected)
+
+
+def test_poolcli_pool_dispatches_tensors_batches_and_devices() -> None:
+    x = np.random.default_rng(8).integers(0, 9, (3, 7, 5, 2)).astype(np.int16)
+    t = torch.from_numpy(x)
+    assert_same(
+        poolcli.pool(t[0], "median", kernel_size=3, padding=1),
+        poolcli.pool(x[0], "median", kernel_size=3, padding=1),
+    )
+    stacked = np.stack([poolcli.pool(image, "mode", kernel_size=2) for image in x])
+    np.testing.assert_array_equal(poolcli.pool(x, "mode", kernel_size=2, batch=True), stacked)
+    assert_same(poolcli.pool(t, "mode", kernel_size=2, batch=True), stacked)
+    assert_same(poolcli.pool(DLPackArray(x[1]), "avg"), poolcli.pool(x[1], "avg"))
+    on_cpu = poolcli.pool(x[2], "lp", p=3.0, device="cpu")
+    assert isinstance(on_cpu, np.ndarray)
+    np.testing.assert_array_equal(on_cpu, poolcli.pool(x[2], "lp", p=3.0))
+    empty = poolcli.pool(np.zeros((0, 4, 4), np.uint8), "sum", batch=True)
+    assert empty.shape == (0, 2, 2) and empty.dtype == np.int64
+    with pytest.raises(poolcli.UnsupportedError, match="device= is for NumPy arrays"):
+        poolcli.pool(t, "max", device="cpu")
+    with pytest.raises(poolcli.WindowError) as caught:
+        poolcli.pool(x, "max", kernel_size=9, batch=True)
+    with pytest.raises(poolcli.WindowError) as expected:
+        poolcli.pool(x[0], "max", kernel_size=9)
+    assert str(caught.value) == str(expected.value)

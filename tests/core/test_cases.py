@@ -677,3 +677,11 @@ def test_mean_alias_equals_avg():
         poolcli.pool(x, "mean", kernel_size=3, padding=1),
         poolcli.pool(x, "avg", kernel_size=3, padding=1),
     )
+
+
+def test_median_of_an_odd_count_is_its_middle_value_also_when_subnormal() -> None:
+    # The last window holds three real cells (two are padding): it takes the gathering path,
+    # whose even-count mean must not touch an odd count's middle value (5e-324 halved is 0).
+    x = np.array([[0.0, 0.0, 0.0, 0.0, 5e-324, 5e-324, 1.0]])
+    got = poolcli.pool(x, "median", kernel_size=(1, 5), stride=1, padding=(0, 2))
+    assert got[0, -1] == 5e-324

@@ -19,10 +19,16 @@ from __future__ import annotations
 from typing import Any
 
 from poolcli.core.modes import DEFAULTS
+from poolcli.errors import UnsupportedError
 
 # Top-level package of an array's type -> (backend module, its pooling function).
+# CuPy and JAX arrays go to torch through DLPack (and come back as tensors).
 BACKENDS: dict[str, tuple[str, str]] = {
     "dask": ("poolcli.backends.dask", "pool_dask"),
+    "torch": ("poolcli.backends.torch", "pool_torch"),
+    "cupy": ("poolcli.backends.torch", "pool_torch"),
+    "jax": ("poolcli.backends.torch", "pool_torch"),
+    "jaxlib": ("poolcli.backends.torch", "pool_torch"),
 }
 
 
@@ -34,7 +40,11 @@ def backend_for(x: Any) -> str | None:
     True
     """
     root = type(x).__module__.split(".")[0]
-    return root if root in BACKENDS else None
+    if root in BACKENDS:
+        return root
+    if root != "numpy" and hasattr(x, "__dlpack__") and hasattr(x, "__dlpack_device__"):
+        return "torch"  # any other DLPack array: through torch.from_dlpack
+    return None
 
 
 def pool(
@@ -50,15 +60,19 @@ def pool(
     p: float = DEFAULTS["p"],
     *,
     threads: int | None = None,
+    batch: bool = False,
+    device: str | None = None,
 ) -> Any:
     """Pool a ``(H, W)`` or ``(H, W, C)`` array over windows, as PyTorch's pooling layers do.
 
     Parameters
     ----------
-    x : numpy.ndarray or dask.array.Array
+    x : numpy.ndarray, dask.array.Array, torch.Tensor or a DLPack array
         ``(H, W)`` or channels-last ``(H, W, C)``; dtype bool, uint8, uint16, int16, int32, int64,
         float32 or float64. It is never modified. A Dask array gives a lazy Dask array with the
-        same values (see :func:`poolcli.backends.dask.pool_dask`).
+        same values (see :func:`poolcli.backends.dask.pool_dask`); a torch tensor (any device),
+        or a CuPy or JAX array through DLPack, a tensor on the same device with the same values
+        (see :func:`poolcli.backends.torch.pool_torch`).
     mode : str
         ``max``, ``min``, ``avg`` (alias ``mean``), ``sum``, ``median``, ``mode`` or ``lp``.
     kernel_size, stride, dilation : int or (int, int)
@@ -77,6 +91,12 @@ def pool(
         Exponent of ``lp`` pooling, ``p > 0``.
     threads : int, optional
         Worker threads for large inputs (default: the CPU count).
+    batch : bool
+        ``x`` is a batch ``(N, H, W[, C])`` of images, each pooled on its own (NumPy arrays and
+        tensors). Declared, never guessed: ``(N, H, W)`` and ``(H, W, C)`` look alike.
+    device : str, optional
+        Pool a NumPy array with the torch backend on this torch device (``"cuda"``, ``"cpu"``);
+        the result is NumPy again, with the same values. Needs torch (``poolcli[gpu]``).
 
     Returns
     -------
@@ -102,7 +122,26 @@ def pool(
     array([[2],
            [5]], dtype=uint8)
     """
+    args = (mode, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad)
+    args += (output_size, p)
     key = backend_for(x)
+    torch_path = BACKENDS.get(key or "", ("",))[0] == "poolcli.backends.torch"
+    if device is not None:
+        if key is not None:
+            raise UnsupportedError(
+                f"device= is for NumPy arrays; a {type(x).__name__} is pooled where it lives"
+            )
+        from poolcli.backends.torch import pool_numpy_on
+
+        return pool_numpy_on(x, *args, device=device, batch=batch)
+    if torch_path:
+        from poolcli.backends.torch import pool_torch
+
+        return pool_torch(x, *args, batch=batch)
+    if batch:
+        if key is not None:
+            raise UnsupportedError(f"batch=True is not supported for a {type(x).__name__}")
+        return _pool_numpy_batch(x, args, threads)
     if key is None:
         from poolcli.core.pool import pool as pool_numpy
 
@@ -112,19 +151,22 @@ def pool(
 
         module, function = BACKENDS[key]
         pooler = getattr(importlib.import_module(module), function)
-    return pooler(
-        x,
-        mode,
-        kernel_size,
-        stride,
-        padding,
-        dilation,
-        ceil_mode,
-        count_include_pad,
-        output_size,
-        p,
-        threads=threads,
-    )
+    return pooler(x, *args, threads=threads)
+
+
+def _pool_numpy_batch(x: Any, args: tuple[Any, ...], threads: int | None) -> Any:
+    """A batch ``(N, H, W[, C])`` of NumPy images, each pooled by the core, stacked."""
+    import numpy as np
+
+    from poolcli.core.pool import pool as pool_numpy
+
+    x = np.asarray(x)
+    if x.ndim == 0:
+        raise UnsupportedError("batch=True needs a leading batch axis, got a 0-d array")
+    if x.shape[0] == 0:  # the shape and dtype (and errors) of one image's result
+        one = pool_numpy(np.zeros(x.shape[1:], x.dtype), *args, threads=threads)
+        return np.empty((0, *one.shape), one.dtype)
+    return np.stack([pool_numpy(image, *args, threads=threads) for image in x])
 
 
 __all__ = ["BACKENDS", "backend_for", "pool"]

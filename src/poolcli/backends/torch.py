@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from poolcli import core, order
+from poolcli.core import kernels
+from poolcli.core.geometry import Axis, make_axes
+from poolcli.core.modes import DEFAULTS, resolve_mode
 from poolcli.errors import UnsupportedError, WindowError
-from poolcli.geometry import Axis, make_axes
-from poolcli.modes import DEFAULTS, resolve_mode
 
 _NUMPY_DTYPES: dict[torch.dtype, np.dtype] = {
     torch.bool: np.dtype(np.bool_),
@@ -125,7 +125,7 @@ def pool_torch(
     if batch and t.ndim == 0:
         raise UnsupportedError("batch=True needs a leading batch axis, got a 0-d tensor")
     shape = tuple(int(n) for n in (t.shape[1:] if batch else t.shape))
-    core.check_input(name, shape, dtype, p)
+    kernels.check_input(name, shape, dtype, p)
     try:
         axes = list(
             make_axes(shape[:2], kernel_size, stride, padding, dilation, ceil_mode, output_size)
@@ -136,7 +136,7 @@ def pool_torch(
     xb = t if batch else t.unsqueeze(0)
     if len(shape) == spatial:
         xb = xb.unsqueeze(-1)
-    out_dtype = core._result_dtype(name, dtype)
+    out_dtype = kernels.result_dtype(name, dtype)
     torch_out = _TORCH_DTYPES[out_dtype]
     outs = [ax.out for ax in axes]
     if xb.shape[-1] == 0 or xb.shape[0] == 0:
@@ -194,15 +194,17 @@ def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
     if dtype in _NUMPY_DTYPES:
         return _NUMPY_DTYPES[dtype]
     name = str(dtype).removeprefix("torch.")
-    supported = ", ".join(str(d) for d in core.DTYPES)
+    supported = ", ".join(str(d) for d in kernels.DTYPES)
     raise UnsupportedError(f"dtype {name} is not supported (supported: {supported})")
 
 
 def _core_one(image: torch.Tensor, name: str, dtype: np.dtype, p: float, *window: Any) -> Any:
     """One image (``(*spatial, C)``) pooled by the NumPy core on the host."""
     array = image.detach().cpu().numpy()
+    from poolcli.core.pool import pool
+
     kernel_size, stride, padding, dilation, ceil_mode, include, output_size = window
-    return core.pool(
+    return pool(
         array, name, kernel_size, stride, padding, dilation, ceil_mode, include, output_size, p
     )
 
@@ -239,7 +241,7 @@ class _Job:
             return [
                 i
                 for i, (a, b) in enumerate(zip(lo, hi, strict=True))
-                if core._sum_dtype(dtype, self.taps, a, b).kind == "O"
+                if kernels.sum_dtype(dtype, self.taps, a, b).kind == "O"
             ]
         if name == "lp" and not (self.p == 1 and dtype.kind in "uib"):
             tops = _largest_magnitudes(x).tolist()
@@ -334,7 +336,7 @@ class _Job:
         # power of two first (exact), multiply its averages back, as the core does.
         tops = _largest_magnitudes(x).tolist()
         limit = float(np.finfo(np.float64).max)
-        scales = [core._pow2_at_most(top) if top * self.taps > limit else 1.0 for top in tops]
+        scales = [kernels.pow2_at_most(top) if top * self.taps > limit else 1.0 for top in tops]
         shape = (-1,) + (1,) * (x.ndim - 1)
         scale = torch.tensor(scales, dtype=torch.float64, device=x.device).reshape(shape)
         scaled = any(s != 1.0 for s in scales)
@@ -366,7 +368,7 @@ class _Job:
         """Median (per channel) or mode (per pixel label), as the core computes them.
 
         The windows whose every tap is real (the interior) go through the core's own sorting
-        network (:func:`poolcli.order.network`) on whole tap views, like the core's interior;
+        network (:func:`poolcli.core.order.network`) on whole tap views, like the core's interior;
         edge windows and irregular or large windows gather their taps and sort them.
         """
         axes = self.axes
@@ -384,7 +386,7 @@ class _Job:
         regions = [[(0, ax.out) for ax in axes]]
         inner = [ax.interior() for ax in axes]
         regular = all(ax.stride is not None for ax in axes)
-        if regular and self.taps <= order.NETWORK_MAX_TAPS and all(lo < hi for lo, hi in inner):
+        if regular and self.taps <= kernels.NETWORK_MAX_TAPS and all(lo < hi for lo, hi in inner):
             if self.name == "median":
                 _median_network(planes, axes, inner, result)
             else:
@@ -594,7 +596,7 @@ def _tap_views(
 def _sorted_by_network(taps: list[torch.Tensor], wanted: tuple[int, ...]) -> list[Any]:
     """The core's pruned network on tensors: the ``wanted`` slots hold the sorted values."""
     values: list[Any] = list(taps)
-    for i, j, need_min, need_max in order.network(len(taps), wanted):
+    for i, j, need_min, need_max in kernels.network(len(taps), wanted):
         a, b = values[i], values[j]
         # np.minimum(a, b) gives b where they are equal; torch.minimum gives its first argument
         values[i] = torch.minimum(b, a) if need_min else None

@@ -13,17 +13,27 @@ Each kernel takes ``x3``, an ``(H, W, C)`` array (bools as 0/1 ``uint8``), the r
 from poolcli.core.bands import quiet_floats
 from poolcli.core.gather import order_stat
 from poolcli.core.lp import exact_abs, lp
-from poolcli.core.pool import check_input, result_dtype
-from poolcli.core.separable import extreme, int64_sum, sum_avg
+from poolcli.core.order import NETWORK_MAX_TAPS, network
+from poolcli.core.pool import DTYPES, check_input, result_dtype
+from poolcli.core.separable import _sum_dtype as sum_dtype
+from poolcli.core.separable import extreme, int64_sum, pow2_at_most, sum_avg
 
+# The torch backend (:mod:`poolcli.backends.torch`) computes on tensors, so it takes the rules
+# rather than the kernels: which sums need Python integers (sum_dtype), the float64 avg's scale
+# (pow2_at_most), the median's sorting network (network, NETWORK_MAX_TAPS), the dtypes.
 __all__ = [
+    "DTYPES",
+    "NETWORK_MAX_TAPS",
     "check_input",
     "exact_abs",
     "extreme",
     "int64_sum",
     "lp",
+    "network",
     "order_stat",
+    "pow2_at_most",
     "quiet_floats",
     "result_dtype",
     "sum_avg",
+    "sum_dtype",
 ]

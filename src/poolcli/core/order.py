@@ -206,7 +206,12 @@ def median_sorted(values: np.ndarray, count: np.ndarray, dtype: np.dtype) -> np.
     """Median along the last axis of ``values`` sorted ascending, of its first ``count`` entries."""
     lo = np.take_along_axis(values, ((count - 1) // 2)[..., None], axis=-1)[..., 0]
     hi = np.take_along_axis(values, (count // 2)[..., None], axis=-1)[..., 0]
-    return middle_mean(lo, hi, dtype)
+    value = middle_mean(lo, hi, dtype)
+    if dtype.kind == "f":
+        # An odd count's median is its middle value itself: halving and adding it back loses a
+        # subnormal's last bit (5e-324 came out 0), where the sorting network's path keeps it.
+        np.copyto(value, lo, where=count % 2 == 1, casting="unsafe")
+    return value
 
 
 def mode_sorted(values: np.ndarray, count: np.ndarray) -> np.ndarray:
