@@ -4,6 +4,7 @@
 import math
 import os
 import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from poolcli.cli.options import (
     FormatOpt,
     JsonOpt,
     MaxPixelsOpt,
+    Output,
     POpt,
     QualityOpt,
     QuietOpt,
@@ -31,8 +33,8 @@ from poolcli.core.modes import DEFAULTS, MODES
 from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
-
     from poolcli.cli.report import PoolRecord
+    from poolcli.io.picture import Picture
 
 
 # --- pyramid ------------------------------------------------------------------------------------
@@ -120,10 +122,51 @@ def pyramid(
 ) -> None:
     """Successive pooled levels of one image (tiles, mip maps): INPUT_avg_L1.png, _L2, ..."""
     from poolcli.cli import report
-    from poolcli.core.modes import resolve_mode
-    from poolcli.io import formats, reading, writing
-    from poolcli.run import plan, workers
+    from poolcli.io import reading
     from poolcli.run import pyramid as pyramids
+    from poolcli.run import workers
+
+    mode, step = _checked(input, mode, p, factor, out_dir, format, skip_existing, force)
+    out = Output(None, out_dir, name, format, quality, compress_level, force)
+    target = _namer(input, mode, step, out)
+    extra = {"p": p} if "p" in MODES[mode].params else {}
+    start = time.perf_counter()
+    try:
+        pic = reading.read_picture(input, name=input, **max_pixels_kwargs(max_pixels))
+        loaded = time.perf_counter() - start
+        threads = jobs or workers.cpu_count()
+        # Checks that the image has room for the levels before any is made or written.
+        made = pyramids.pyramid_picture(pic, mode, levels, step.arg, threads=threads, **extra)
+        if out_dir is not None:
+            os.makedirs(out_dir, exist_ok=True)
+    except PoolError as err:
+        _fail(report.PoolRecord(input, mode=mode), err)
+        raise typer.Exit(1) from None
+    except OSError as err:
+        report.print_error(str(out_dir), os_cause(err))
+        raise typer.Exit(1) from None
+
+    records = _write_levels(
+        input, mode, pic, made, target, out, levels, loaded=loaded, skip=skip_existing, json=json
+    )
+    if not (quiet or json) and any(r.status != "error" for r in records):
+        report.print_table(report.pool_table(records, noun="levels"), stderr=True)
+    raise typer.Exit(int(any(r.status == "error" for r in records)))
+
+
+def _checked(
+    input: str,
+    mode: str,
+    p: float | None,
+    factor: Size | None,
+    out_dir: str | None,
+    format: str | None,
+    skip_existing: bool,
+    force: bool,
+) -> tuple[str, Size]:
+    """The mode's name and the factor between levels; a usage error (exit 2) for wrong options."""
+    from poolcli.core.modes import resolve_mode
+    from poolcli.io import formats
 
     if input == STDIN:
         raise typer.BadParameter("needs a file: the outputs are named after it", param_hint="INPUT")
@@ -148,56 +191,67 @@ def pyramid(
             formats.format_name(format)
         except PoolError as err:
             raise typer.BadParameter(str(err), param_hint="--format") from None
-    ext = {"ext": "." + format.lower().lstrip(".")} if format else {}
+    return mode, step
+
+
+def _namer(input: str, mode: str, step: Size, out: Output) -> Callable[[int], str]:
+    """``target(level)``, the path of a level; a usage error now for a template that fails."""
+    from poolcli.run import plan
+
+    ext = {"ext": "." + out.format.lower().lstrip(".")} if out.format else {}
 
     def target(level: int) -> str:
         scale = Size(step.h**level, step.w**level)
         fields = {"mode": mode, "level": str(level), "factor": str(scale), **ext}
-        file = plan.output_name(input, name, **fields)
-        return os.path.join(out_dir if out_dir is not None else os.path.dirname(input), file)
+        file = plan.output_name(input, out.name, **fields)
+        folder = out.out_dir if out.out_dir is not None else os.path.dirname(input)
+        return os.path.join(folder, file)
 
     try:
         target(1)
     except (KeyError, IndexError, ValueError, AttributeError) as err:
         raise typer.BadParameter(
-            f"{name!r}: {err!r}; the fields are {{stem}} {{ext}} {{mode}} {{level}} {{factor}}",
+            f"{out.name!r}: {err!r}; the fields are {{stem}} {{ext}} {{mode}} {{level}} {{factor}}",
             param_hint="--name",
         ) from None
+    return target
 
-    display = input
-    extra = {"p": p} if "p" in MODES[mode].params else {}
+
+def _fail(record: "PoolRecord", err: PoolError) -> None:
+    from poolcli.cli import report
+
+    record.status, record.error = "error", cause(err, record.input)
+    report.print_error(record.input, record.error)
+
+
+def _write_levels(
+    input: str,
+    mode: str,
+    pic: "Picture",
+    made: "Iterator[tuple[Any, Picture]]",
+    target: Callable[[int], str],
+    out: Output,
+    levels: int,
+    *,
+    loaded: float,
+    skip: bool,
+    json: bool,
+) -> list["PoolRecord"]:
+    """Write each level as it is made, one record a level; a level that cannot be made ends it."""
+    from poolcli.cli import report
+    from poolcli.io import writing
+
     records: list[PoolRecord] = []
-
-    def fail(record: "PoolRecord", err: PoolError) -> None:
-        record.status, record.error = "error", cause(err, display)
-        report.print_error(display, record.error)
-
-    start = time.perf_counter()
-    try:
-        pic = reading.read_picture(input, name=display, **max_pixels_kwargs(max_pixels))
-        loaded = time.perf_counter() - start
-        threads = jobs or workers.cpu_count()
-        # Checks that the image has room for the levels before any is made or written.
-        made = pyramids.pyramid_picture(pic, mode, levels, step.arg, threads=threads, **extra)
-        if out_dir is not None:
-            os.makedirs(out_dir, exist_ok=True)
-    except PoolError as err:
-        fail(report.PoolRecord(display, mode=mode), err)
-        raise typer.Exit(1) from None
-    except OSError as err:
-        report.print_error(str(out_dir), os_cause(err))
-        raise typer.Exit(1) from None
-
     input_id = file_id(input)
     for level in range(1, levels + 1):
-        out = target(level)
-        record = report.PoolRecord(display, output=out, mode=mode)
+        path = target(level)
+        record = report.PoolRecord(input, output=path, mode=mode)
         records.append(record)
         t0 = time.perf_counter()
         try:
             how, pooled = next(made)
         except PoolError as err:  # a level that cannot be made: nor can the ones after it
-            fail(record, err)
+            _fail(record, err)
             if json:
                 report.print_json(record)
             break
@@ -208,23 +262,20 @@ def pyramid(
             record.window = _level_window(how)
             describe(record, pic)
             record.output_shape = pooled.shape
-            exists = os.path.lexists(out)
-            if input_id is not None and file_id(out) == input_id:
-                raise ImageError(f"output {out} is the input; not writing over it")
-            if exists and skip_existing:
+            if input_id is not None and file_id(path) == input_id:
+                raise ImageError(f"output {path} is the input; not writing over it")
+            if os.path.lexists(path) and skip:
                 record.status = "skipped"
             else:
                 t0 = time.perf_counter()
-                encoding = {"quality": quality, "compress_level": compress_level}
-                writing.write_picture(pooled, out, format=format, force=force, **encoding)
+                encoding = {"quality": out.quality, "compress_level": out.compress_level}
+                writing.write_picture(pooled, path, format=out.format, force=out.force, **encoding)
                 record.seconds.save = time.perf_counter() - t0
         except PoolError as err:
-            fail(record, err)
+            _fail(record, err)
         if json:
             report.print_json(record)
-    if not (quiet or json) and any(r.status != "error" for r in records):
-        report.print_table(report.pool_table(records, noun="levels"), stderr=True)
-    raise typer.Exit(int(any(r.status == "error" for r in records)))
+    return records
 
 
 def _level_window(step: Any) -> str:
