@@ -40,6 +40,8 @@ class InputError(ImageError):
     row by row, whose decoding failed: see :func:`rows_picture`)."""
 
 
+# Long as a class (~150 lines), not as functions: small methods and properties over the three
+# ways a picture holds its pixels (frames, an array, rows still decoding), which stay private here.
 class Picture:
     """A decoded image file: its frames, its format and what writing it back needs.
 

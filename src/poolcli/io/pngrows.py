@@ -219,6 +219,8 @@ def available() -> bool:
     return _libspng() is not None
 
 
+# Long as a class (~160 lines), not as functions: thirteen short methods around one decoder
+# thread and the lock its consumer shares with it; the protocol is easier to check in one place.
 class RowStream:
     """The pixels of one plain PNG (see :func:`plain_header`), decoded by :meth:`run` on one
     thread and taken, a band of rows at a time as they are decoded, by another.

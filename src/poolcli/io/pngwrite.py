@@ -205,9 +205,25 @@ def encode_png(
     bpp = max(1, channels * bits // 8)  # filter distance in bytes
     row_bytes = (width * channels * bits + 7) // 8
 
-    chunks: list[bytes] = [_MAGIC]
+    ihdr = struct.pack(">IIBBBBB", width, height, bits, colour_type, 0, 0, 0)
+    chunks = [_MAGIC, *_header_chunks(ihdr, icc_profile, palette, trns, dpi, exif)]
+    idat = _deflated_bands(rows, height, row_bytes, bpp, how, compress_level, threads, ready)
+    chunks += [_chunk(b"IDAT", segment) for segment in idat]
+    chunks.append(_chunk(b"IEND", b""))
+    return b"".join(chunks)
+
+
+def _header_chunks(
+    ihdr: bytes,
+    icc_profile: bytes | None,
+    palette: bytes | None,
+    trns: bytes | None,
+    dpi: Sequence[float] | None,
+    exif: bytes | None,
+) -> list[bytes]:
+    """The chunks before the pixels: IHDR, then the optional iCCP, PLTE, tRNS, pHYs, eXIf."""
+    chunks = [_chunk(b"IHDR", ihdr)]
     add = chunks.append
-    add(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, colour_type, 0, 0, 0)))
     if icc_profile:
         add(_chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile)))
     if palette is not None:
@@ -220,7 +236,21 @@ def encode_png(
             add(_chunk(b"pHYs", struct.pack(">IIB", *ppm, 1)))
     if exif:
         add(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+    return chunks
 
+
+def _deflated_bands(
+    rows: Callable[[int, int], np.ndarray],
+    height: int,
+    row_bytes: int,
+    bpp: int,
+    how: Filter,
+    compress_level: int,
+    threads: int | None,
+    ready: Callable[[int], object] | None,
+) -> list[bytes]:
+    """The zlib stream of the filtered rows, as one IDAT payload per band: the bands are
+    filtered and deflated on ``threads`` threads, then joined (header, Adler-32 combined)."""
     band_rows = max(1, _BAND_BYTES // (row_bytes + 1))
     starts = list(range(0, height, band_rows))
     compress = _deflater(compress_level)
@@ -242,6 +272,7 @@ def encode_png(
     else:
         parts = [band(i) for i in range(len(starts))]
 
+    segments = []
     adler = 1
     for i, (segment, band_adler, length) in enumerate(parts):
         adler = _adler32_combine(adler, band_adler, length)
@@ -249,9 +280,8 @@ def encode_png(
             segment = _zlib_header(compress_level) + segment
         if i == last:
             segment += struct.pack(">I", adler)
-        add(_chunk(b"IDAT", segment))
-    add(_chunk(b"IEND", b""))
-    return b"".join(chunks)
+        segments.append(segment)
+    return segments
 
 
 # --------------------------------------------------------------------------------------------
