@@ -17,10 +17,13 @@ skip them instead of guessing:
 [[3]]
 >>> output_hw((7, 5), kernel_size=3, stride=2, padding=1)
 (4, 3)
+>>> pool(np.array([[[1, 2], [3, 5]], [[0, 0], [0, 9]]], dtype=np.uint8), "max", (2, 2, 2)).tolist()
+[[[9]]]
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -30,11 +33,20 @@ from typing import Any
 
 import numpy as np
 
-MODE_NAMES = ("max", "min", "avg", "sum", "median", "mode", "lp")
+MODE_NAMES = ("max", "min", "avg", "sum", "median", "mode", "lp", "sparse")
 ALIASES = {"mean": "avg"}
 DTYPES = tuple(
     np.dtype(name)
-    for name in ("bool", "uint8", "uint16", "int16", "int32", "int64", "float32", "float64")
+    for name in (
+        "bool",
+        "uint8",
+        "uint16",
+        "int16",
+        "int32",
+        "int64",
+        "float32",
+        "float64",
+    )
 )
 INT64_MIN, INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
@@ -58,20 +70,31 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-def _pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
-    """An int or an (h, w) pair, each >= minimum, as a tuple of two ints."""
+def _sizes(value: Any, name: str, minimum: int, n: int) -> tuple[int, ...]:
+    """An int or a tuple of n, each >= minimum, as a tuple of n ints."""
     if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
-        a, b = value
+        if len(value) != n:
+            raise ValueError(f"{name} must be an int or a tuple of {n}, got {value!r}")
+        items = tuple(value)
     else:
-        a = b = value
-    for v in (a, b):
+        items = (value,) * n
+    for v in items:
         if not _is_int(v):
-            raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
+            raise ValueError(f"{name} must be an int or a tuple of {n}, got {value!r}")
         if v < minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(a), int(b)
+    return tuple(int(v) for v in items)
+
+
+def spatial_ndim(**window: Any) -> int:
+    """Spatial axes of a call: the length of the tuples among the window arguments, else 2."""
+    names = ("kernel_size", "stride", "padding", "dilation", "output_size")
+    lengths = {
+        len(window[k]) for k in names if isinstance(window.get(k), (tuple, list))
+    }
+    if len(lengths) > 1:
+        raise ValueError(f"window tuples of different lengths: {sorted(lengths)}")
+    return lengths.pop() if lengths else 2
 
 
 # --------------------------------------------------------------------------- geometry
@@ -135,18 +158,19 @@ def adaptive_windows(n: int, out: int) -> list[AxisWindow]:
 
 
 def _geometry(
-    hw: tuple[int, int],
+    shape: tuple[int, ...],
     kernel_size: Any = 2,
     stride: Any = None,
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
     output_size: Any = None,
-) -> tuple[list[AxisWindow], list[AxisWindow], bool]:
-    """Row windows, column windows, and whether padding may count in the avg divisor."""
-    h, w = hw
-    if h < 1 or w < 1:
-        raise ValueError(f"input of size {h}x{w} has no pixel to pool")
+) -> tuple[list[list[AxisWindow]], bool]:
+    """The windows of every spatial axis of ``shape``, and whether padding may count in the avg
+    divisor."""
+    n = len(shape)
+    if min(shape) < 1:
+        raise ValueError(f"input of size {shape} has no cell to pool")
     if output_size is not None:
         combined = [
             name
@@ -161,27 +185,56 @@ def _geometry(
         ]
         if combined:
             raise ValueError(f"output_size excludes {', '.join(combined)}")
-        oh, ow = _pair(output_size, "output_size", 1)
-        return adaptive_windows(h, oh), adaptive_windows(w, ow), False
-    kh, kw = _pair(kernel_size, "kernel_size", 1)
-    sh, sw = (kh, kw) if stride is None else _pair(stride, "stride", 1)
-    dh, dw = _pair(dilation, "dilation", 1)
+        items = (
+            output_size
+            if isinstance(output_size, (tuple, list))
+            else (output_size,) * n
+        )
+        # None keeps that axis's size, as in PyTorch's adaptive pools.
+        outs = (
+            _sizes(
+                tuple(
+                    size if o is None else o
+                    for size, o in zip(shape, items, strict=False)
+                ),
+                "output_size",
+                1,
+                n,
+            )
+            if len(items) == n
+            else _sizes(output_size, "output_size", 1, n)
+        )
+        return [
+            adaptive_windows(size, o) for size, o in zip(shape, outs, strict=True)
+        ], False
+    ks = _sizes(kernel_size, "kernel_size", 1, n)
+    ss = ks if stride is None else _sizes(stride, "stride", 1, n)
+    ds = _sizes(dilation, "dilation", 1, n)
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
-            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid': {padding!r}")
-        ph: int | str = padding
-        pw: int | str = padding
+            raise ValueError(
+                f"padding must be an int, a tuple, 'same' or 'valid': {padding!r}"
+            )
+        ps: tuple[int | str, ...] = (padding,) * n
     else:
-        ph, pw = _pair(padding, "padding", 0)
-    rows = axis_windows(h, kh, sh, ph, dh, ceil_mode)
-    cols = axis_windows(w, kw, sw, pw, dw, ceil_mode)
-    return rows, cols, padding != "same"
+        ps = _sizes(padding, "padding", 0, n)
+    axes = [
+        axis_windows(size, k, s, p, d, ceil_mode)
+        for size, k, s, p, d in zip(shape, ks, ss, ps, ds, strict=True)
+    ]
+    return axes, padding != "same"
+
+
+def output_shape(in_shape: tuple[int, ...], **geometry: Any) -> tuple[int, ...]:
+    """Output spatial shape for an input of spatial shape ``in_shape``; raises like ``pool``."""
+    axes, _ = _geometry(tuple(in_shape), **geometry)
+    return tuple(len(a) for a in axes)
 
 
 def output_hw(in_hw: tuple[int, int], **geometry: Any) -> tuple[int, int]:
     """Output (oh, ow) for an input of size in_hw; raises ValueError like :func:`pool`."""
-    rows, cols, _ = _geometry(in_hw, **geometry)
-    return len(rows), len(cols)
+    oh, ow = output_shape(in_hw, **geometry)
+    return oh, ow
 
 
 # --------------------------------------------------------------------------- values
@@ -246,7 +299,9 @@ def lp_int_value(values: list[int], p: float) -> tuple[int, Decimal, bool]:
             # Round half up: low + 1 when m >= (low + 1/2) ** k.
             half = Fraction(2 * low + 1, 2) ** k
             result = low + 1 if m >= half else low
-            real = (Decimal(m.numerator) / Decimal(m.denominator)) ** (Decimal(1) / Decimal(k))
+            real = (Decimal(m.numerator) / Decimal(m.denominator)) ** (
+                Decimal(1) / Decimal(k)
+            )
             return result, real, m == half
         dp = Decimal(p)  # a float is a dyadic rational: Decimal(p) is exact
         total = sum((Decimal(v) ** dp for v in mags), Decimal(0))
@@ -292,6 +347,13 @@ def _mode(labels: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     return min(label for label, c in counts.items() if c == best)
 
 
+def _sparse(labels: list[tuple[Any, ...]], background: Any) -> tuple[Any, ...]:
+    """Mode of the labels that are not background; background when there are none."""
+    blank = (background,) * len(labels[0])
+    rest = [label for label in labels if label != blank]
+    return _mode(rest) if rest else blank
+
+
 def _value(name: str, values: list[Any], integral: bool, divisor: int, p: float) -> Any:
     if name == "max" or name == "min":
         if not integral and any(math.isnan(v) for v in values):
@@ -324,18 +386,22 @@ def _value(name: str, values: list[Any], integral: bool, divisor: int, p: float)
 # --------------------------------------------------------------------------- pool
 
 
-def _check_common(x: np.ndarray, mode: Any, p: Any) -> str:
+def _check_common(x: np.ndarray, mode: Any, p: Any, ndim: int = 2) -> str:
     name = ALIASES.get(mode, mode) if isinstance(mode, str) else None
     if name not in MODE_NAMES:
         raise ValueError(f"unknown mode {mode!r}")
     if x.dtype not in DTYPES:
         raise ValueError(f"unsupported dtype {x.dtype}")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"expected an (H, W) or (H, W, C) array, got shape {x.shape}")
-    if x.ndim == 3 and x.shape[2] < 1:
+    if x.ndim not in (ndim, ndim + 1):
+        raise ValueError(
+            f"expected {ndim} spatial axes and at most one more, got {x.shape}"
+        )
+    if x.ndim == ndim + 1 and x.shape[-1] < 1:
         raise ValueError(f"no channel in shape {x.shape}")
     if name == "lp":
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+        if isinstance(p, bool) or not isinstance(
+            p, (int, float, np.integer, np.floating)
+        ):
             raise ValueError(f"p must be a number, got {p!r}")
         if not (math.isfinite(float(p)) and p > 0):
             raise ValueError(f"p must be > 0, got {p!r}")
@@ -354,21 +420,31 @@ def pool(
     output_size: Any = None,
     p: float = 2.0,
     *,
+    background: Any = 0,
     lp_int_bounds: bool = False,
 ) -> Any:
-    """Pool ``x`` per SPEC §1, one output cell at a time.
+    """Pool ``x`` per SPEC §1, one output cell at a time, over 1, 2 or 3 spatial axes.
 
-    With ``lp_int_bounds=True`` and integer/bool ``lp``, return ``(lo, hi)``: the interval of
-    integer results the SPEC allows per cell (the exact half-up rounding, widened by one near a
-    rounding tie that float arithmetic cannot resolve, and by float64's precision on int64).
+    The spatial axes are the length of the window tuples (else 2); ``x`` holds them first and at
+    most one channel axis after them. With ``lp_int_bounds=True`` and integer/bool ``lp``, return
+    ``(lo, hi)``: the interval of integer results the SPEC allows per cell (the exact half-up
+    rounding, widened by one near a rounding tie that float arithmetic cannot resolve, and by
+    float64's precision on int64).
     """
     x = np.asarray(x)
-    name = _check_common(x, mode, p)
-    rows, cols, pad_may_count = _geometry(
-        x.shape[:2], kernel_size, stride, padding, dilation, ceil_mode, output_size
+    window = dict(
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=ceil_mode,
+        output_size=output_size,
     )
-    x3 = x if x.ndim == 3 else x[:, :, None]
-    channels = x3.shape[2]
+    ndim = spatial_ndim(**window)
+    name = _check_common(x, mode, p, ndim)
+    axes, pad_may_count = _geometry(x.shape[:ndim], **window)
+    xc = x if x.ndim == ndim + 1 else x[..., None]
+    channels = xc.shape[-1]
     integral = x.dtype.kind in "biu"
     if name == "sum":
         out_dtype = np.dtype(np.int64) if integral else np.dtype(np.float64)
@@ -377,30 +453,37 @@ def pool(
     use_counted = count_include_pad and pad_may_count and output_size is None
     want_bounds = lp_int_bounds and name == "lp" and integral
 
-    out = np.zeros((len(rows), len(cols), channels), dtype=out_dtype)
+    out = np.zeros((*(len(a) for a in axes), channels), dtype=out_dtype)
     lo = np.zeros_like(out)
     hi = np.zeros_like(out)
-    for i, rw in enumerate(rows):
-        for j, cw in enumerate(cols):
-            cells = [(r, c) for r in rw.real for c in cw.real]
-            if not cells:
-                raise NoRealCells(f"output cell ({i}, {j}) covers padding only")
-            divisor = rw.counted * cw.counted if use_counted else len(cells)
-            if name == "mode":
-                labels = [tuple(x3[r, c, ch].item() for ch in range(channels)) for r, c in cells]
-                out[i, j, :] = _mode(labels)
+    for where in itertools.product(*(range(len(a)) for a in axes)):
+        wins = [a[i] for a, i in zip(axes, where, strict=True)]
+        cells = list(itertools.product(*(w.real for w in wins)))
+        if not cells:
+            raise NoRealCells(f"output cell {where} covers padding only")
+        divisor = math.prod(w.counted for w in wins) if use_counted else len(cells)
+        if name in ("mode", "sparse"):
+            labels = [
+                tuple(xc[(*cell, ch)].item() for ch in range(channels))
+                for cell in cells
+            ]
+            out[where] = (
+                _mode(labels) if name == "mode" else _sparse(labels, background)
+            )
+            continue
+        for ch in range(channels):
+            values = [xc[(*cell, ch)].item() for cell in cells]
+            if want_bounds:
+                out[(*where, ch)], lo[(*where, ch)], hi[(*where, ch)] = _lp_bounds(
+                    values, p, x.dtype
+                )
                 continue
-            for ch in range(channels):
-                values = [x3[r, c, ch].item() for r, c in cells]
-                if want_bounds:
-                    out[i, j, ch], lo[i, j, ch], hi[i, j, ch] = _lp_bounds(values, p, x.dtype)
-                    continue
-                v = _value(name, values, integral, divisor, p)
-                if name == "lp" and integral:
-                    v = min(v, int(np.iinfo(out_dtype).max)) if out_dtype.kind != "b" else v
-                out[i, j, ch] = v
-    if x.ndim == 2:
-        out, lo, hi = out[:, :, 0], lo[:, :, 0], hi[:, :, 0]
+            v = _value(name, values, integral, divisor, p)
+            if name == "lp" and integral:
+                v = min(v, int(np.iinfo(out_dtype).max)) if out_dtype.kind != "b" else v
+            out[(*where, ch)] = v
+    if x.ndim == ndim:
+        out, lo, hi = out[..., 0], lo[..., 0], hi[..., 0]
     if want_bounds:
         return lo, hi
     return out

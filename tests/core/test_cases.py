@@ -17,7 +17,7 @@ import reference
 
 NAN = np.nan
 INF = np.inf
-MODE_NAMES = ["max", "min", "avg", "sum", "median", "mode", "lp"]
+MODE_NAMES = ["max", "min", "avg", "sum", "median", "mode", "lp", "sparse"]
 DTYPES = ["bool", "uint8", "uint16", "int16", "int32", "int64", "float32", "float64"]
 I16 = np.iinfo(np.int16)
 I32 = np.iinfo(np.int32)
@@ -57,6 +57,7 @@ ONE_PER_MODE = {
     "mode": ([[1, 6], [4, 6]], None),
     # sqrt(57/4)=3.77 -> 4, sqrt(157/4)=6.26 -> 6, sqrt(165/4)=6.42 -> 6, sqrt(59)=7.68 -> 8
     "lp": ([[4, 6], [6, 8]], None),
+    "sparse": ([[1, 6], [4, 6]], None),  # no 0 (background) in X3: as mode
 }
 
 
@@ -76,6 +77,7 @@ FLOAT_PER_MODE = {
     "median": [[3, 6], [6.5, 7]],
     "mode": [[1, 6], [4, 6]],
     "lp": [[57**0.5 / 2, 157**0.5 / 2], [165**0.5 / 2, 59**0.5]],
+    "sparse": [[1, 6], [4, 6]],
 }
 
 
@@ -356,7 +358,7 @@ def test_2d_and_3d(pool):
         assert y1.shape == (4, 3, 1)
         assert y2.shape == (4, 3)
         np.testing.assert_array_equal(y1[:, :, 0], y2)
-        if mode != "mode":  # every other mode pools each channel on its own
+        if mode not in ("mode", "sparse"):  # every other mode pools each channel on its own
             for c in range(3):
                 per_channel = pool(x[:, :, c], mode, kernel_size=3, stride=2, padding=1)
                 np.testing.assert_array_equal(y[:, :, c], per_channel)

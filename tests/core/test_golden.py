@@ -98,3 +98,73 @@ def test_golden_coverage() -> None:
     nan_cases = [c for c in CASES if c["mode"] == "max" and np.isnan(_arrays(c)[0]).any()]
     assert any("output_size" in c["kwargs"] for c in nan_cases)
     assert any("kernel_size" in c["kwargs"] for c in nan_cases)
+
+
+# ------------------------------------------------------------------ 1-D signals and 3-D volumes
+# tests/golden/nd.npz with nd_cases.json, made by tests/golden/make_golden_nd.py (its docstring
+# says how torch's 1-D/3-D functions map onto pool). The arrays of a dtype are packed into one
+# flat array; each case says where its x and y lie and their shapes. The window arguments are
+# tuples of 1 or 3, which is how pool learns the number of spatial axes.
+
+ND_CASES = json.loads((GOLDEN / "nd_cases.json").read_text())["cases"]
+
+
+@cache
+def _nd_buffers() -> dict[str, np.ndarray]:
+    with np.load(GOLDEN / "nd.npz", allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _nd_array(case: dict, which: str) -> np.ndarray:
+    offset, shape = case[which]
+    flat = _nd_buffers()[case["dtype"]]
+    return flat[offset : offset + int(np.prod(shape))].reshape(shape)
+
+
+@pytest.mark.parametrize("case", ND_CASES, ids=[c["id"] for c in ND_CASES])
+def test_pool_matches_torch_in_1d_and_3d(case: dict) -> None:
+    x, expected = _nd_array(case, "x"), _nd_array(case, "y")
+    layouts = [(x, expected)]
+    if x.shape[-1] == 1:  # the same values without a channel axis
+        layouts.append((x[..., 0], expected[..., 0]))
+    for xi, want in layouts:
+        before = xi.copy()
+        got = poolcli.pool(xi, case["mode"], **_kwargs(case))
+        where = f"{case['id']} (input {xi.shape} {xi.dtype})"
+        assert got.dtype == want.dtype and got.shape == want.shape, where
+        if case["compare"] == "exact":
+            np.testing.assert_array_equal(got, want, err_msg=where)
+        else:
+            np.testing.assert_allclose(
+                got, want, rtol=case["rtol"], atol=case["atol"], err_msg=where
+            )
+        np.testing.assert_array_equal(xi, before, err_msg=f"{where}: input modified")
+
+
+def test_nd_golden_coverage() -> None:
+    """Every avg padding/ceil_mode/count_include_pad combination on both axis counts; adaptive
+    max and avg, lp and integer ties on both; the files stay small."""
+    assert len({c["id"] for c in ND_CASES}) == len(ND_CASES)
+    for n in (1, 3):
+        mine = [c for c in ND_CASES if len(c["x"][1]) == n + 1]
+        avg = {
+            (
+                c["kwargs"]["padding"][0] != 0,
+                c["kwargs"]["ceil_mode"],
+                c["kwargs"]["count_include_pad"],
+            )
+            for c in mine
+            if c["mode"] == "avg" and "kernel_size" in c["kwargs"] and c["dtype"] == "float64"
+        }
+        assert len(avg) == 8, n
+        adaptive = {c["mode"] for c in mine if "output_size" in c["kwargs"]}
+        assert adaptive == {"max", "avg"}, n
+        assert {c["kwargs"]["p"] for c in mine if c["mode"] == "lp"} == {
+            1,
+            2,
+            3,
+            1.5,
+        }, n
+        assert all(c["ties"] > 0 for c in mine if c["mode"] == "avg" and c["dtype"] == "uint8")
+        assert any(np.isnan(_nd_array(c, "x")).any() for c in mine if c["mode"] == "max")
+    assert (GOLDEN / "nd.npz").stat().st_size < 400_000

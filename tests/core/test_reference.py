@@ -345,3 +345,151 @@ def test_invalid_arguments_raise_value_error(case):
     got = poolcli.pool(case.x, case.mode, **case.kwargs)
     assert got.shape == want.shape
     assert got.dtype == want.dtype
+
+
+# ------------------------------------------------------------------ signals and volumes
+# 1, 2 or 3 spatial axes (the window given as tuples), odd sizes, 1-cell axes, windows larger
+# than an axis with the padding that makes them fit, no channel axis or C = 0..4, every mode
+# (sparse with a drawn background) and dtype: the same comparison as above.
+
+ND_MODES = ["max", "min", "avg", "sum", "median", "mode", "lp", "sparse"]
+ND_SETTINGS = settings(SETTINGS, max_examples=120)
+
+
+@st.composite
+def nd_geometry(draw, ndim: int) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """Valid window arguments for ``ndim`` spatial axes (always tuples, so pool sees ndim) and
+    a spatial shape they fit: odd sizes, 1-cell axes, windows larger than the axis with padding."""
+    if draw(st.integers(0, 4)) == 0:
+        shape = tuple(draw(st.integers(1, 6)) for _ in range(ndim))
+        out = tuple(draw(st.one_of(st.integers(1, n + 2), st.none())) for n in shape)
+        if all(o is None for o in out) or draw(st.booleans()):
+            out = tuple(o or 1 for o in out)
+        return {"output_size": out}, shape
+    pad_kind = draw(st.sampled_from(["none", "tuple", "tuple", "same", "valid"]))
+    ks, ss, ds, ps, shape = [], [], [], [], []
+    for _ in range(ndim):
+        k = draw(st.integers(1, 3 if ndim == 3 else 4))
+        s = draw(st.integers(1, 3))
+        d = draw(st.sampled_from([1, 1, 2]))
+        eff = d * (k - 1) + 1
+        pad = draw(st.integers(0, eff // 2)) if pad_kind == "tuple" else 0
+        low = 1 if pad_kind == "same" else max(1, eff - 2 * pad)
+        shape.append(draw(st.integers(low, low + (2 if ndim == 3 else 6))))
+        ks.append(k), ss.append(s), ds.append(d), ps.append(pad)
+    kwargs: dict[str, Any] = {"kernel_size": tuple(ks)}
+    if draw(st.booleans()):
+        kwargs["stride"] = tuple(ss)
+    if ds != [1] * ndim or draw(st.booleans()):
+        kwargs["dilation"] = tuple(ds)
+    if pad_kind in ("same", "valid"):
+        kwargs["padding"] = pad_kind
+    elif pad_kind == "tuple":
+        kwargs["padding"] = tuple(ps)
+    if pad_kind != "same" and draw(st.booleans()):
+        kwargs["ceil_mode"] = True
+    if draw(st.booleans()):
+        kwargs["count_include_pad"] = draw(st.booleans())
+    return kwargs, tuple(shape)
+
+
+@st.composite
+def nd_cases(draw, modes=tuple(ND_MODES), ndims=(1, 3)) -> Case:
+    mode = draw(st.sampled_from(modes))
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    ndim = draw(st.sampled_from(ndims))
+    kwargs, spatial = draw(nd_geometry(ndim))
+    channels = draw(st.sampled_from([None, 1, 2, 3, 4]))
+    shape = spatial if channels is None else (*spatial, channels)
+    element_mode = "mode" if mode == "sparse" else mode  # no NaN labels
+    x = draw(hnp.arrays(dtype, shape, elements=draw(elements(dtype, element_mode))))
+    if mode == "lp":
+        kwargs["p"] = draw(st.sampled_from([1.0, 2.0, 3.0, 0.5, 1.5]))
+    if mode == "sparse" and draw(st.booleans()):
+        values = x.reshape(-1).tolist()
+        kwargs["background"] = draw(st.sampled_from(values)) if values else 1
+        if dtype == np.bool_:
+            kwargs["background"] = int(kwargs["background"])
+    return Case(x, mode, kwargs)
+
+
+def _nd(values, dtype) -> np.ndarray:
+    return np.array(values, dtype=dtype)
+
+
+@ND_SETTINGS
+@given(case=nd_cases())
+@example(Case(_nd([3], "uint8"), "avg", {"kernel_size": (3,), "padding": (1,)}))
+@example(Case(_nd([[[1]]], "int16"), "max", {"kernel_size": (2, 3, 1), "padding": (1, 1, 0)}))
+@example(Case(_nd([[[0, 0], [2, 2]]], "uint8"), "sparse", {"kernel_size": (1, 2, 2)}))
+@example(Case(_nd([[[1.5]]] * 3, "float32"), "avg", {"output_size": (2, None, 1)}))
+def test_pool_matches_reference_1d_3d(case: Case) -> None:
+    check_pool(case)
+
+
+@ND_SETTINGS
+@given(data=st.data())
+def test_pool_matches_reference_any_axes_any_mode(data) -> None:
+    mode = data.draw(st.sampled_from(ND_MODES))
+    check_pool(data.draw(nd_cases(modes=(mode,), ndims=(1, 2, 3))))
+
+
+@settings(ND_SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_no_channels_or_zero_channels(data) -> None:
+    """``C = 0`` gives an empty result of the output shape; no channel axis drops it."""
+    ndim = data.draw(st.sampled_from([1, 2, 3]))
+    kwargs, spatial = data.draw(nd_geometry(ndim))
+    mode = data.draw(st.sampled_from(ND_MODES))
+    try:
+        want = reference.output_shape(
+            spatial, **{k: v for k, v in kwargs.items() if k != "count_include_pad"}
+        )
+        reference.pool(np.zeros(spatial, np.uint8), mode, **kwargs)
+    except reference.NoRealCells:
+        assume(False)
+    got = poolcli.pool(np.zeros((*spatial, 0), np.int16), mode, **kwargs)
+    assert got.shape == (*want, 0)
+    assert (
+        core.output_shape(spatial, **{k: v for k, v in kwargs.items() if k != "count_include_pad"})
+        == want
+    )
+
+
+# No shrinking: large arrays shrink slowly; the small-shape tests give minimal examples.
+@settings(SETTINGS, max_examples=30, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(data=st.data())
+def test_pool_matches_reference_on_larger_volumes(data) -> None:
+    """Sizes where the banded, threaded and network paths run (interior boxes, several bands)."""
+    mode = data.draw(st.sampled_from(ND_MODES))
+    dtype = np.dtype(data.draw(st.sampled_from(["uint8", "int16", "float32", "float64"])))
+    ndim = data.draw(st.sampled_from([1, 3]))
+    spatial = (
+        (data.draw(st.integers(40, 90)),)
+        if ndim == 1
+        else tuple(data.draw(st.integers(5, 11)) for _ in range(3))
+    )
+    if data.draw(st.booleans()):
+        kwargs: dict[str, Any] = {
+            "output_size": tuple(data.draw(st.integers(1, 4)) for _ in spatial)
+        }
+    else:
+        k = tuple(data.draw(st.integers(1, 3)) for _ in spatial)
+        kwargs = {
+            "kernel_size": k,
+            "stride": tuple(data.draw(st.integers(1, 3)) for _ in spatial),
+        }
+        kwargs["padding"] = data.draw(st.sampled_from([0, tuple(v // 2 for v in k), "same"]))
+        kwargs["ceil_mode"] = kwargs["padding"] != "same" and data.draw(st.booleans())
+    channels = data.draw(st.sampled_from([None, 1, 3]))
+    shape = spatial if channels is None else (*spatial, channels)
+    elem = "mode" if mode == "sparse" else mode
+    x = data.draw(hnp.arrays(dtype, shape, elements=data.draw(elements(dtype, elem))))
+    if mode == "lp":
+        kwargs["p"] = data.draw(st.sampled_from([1.0, 2.0, 1.5]))
+    threads = data.draw(st.sampled_from([None, 1, 3]))
+    case = Case(x, mode, kwargs)
+    check_pool(case)
+    if threads:
+        got = poolcli.pool(x, mode, **kwargs, threads=threads)
+        np.testing.assert_array_equal(got, poolcli.pool(x, mode, **kwargs))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from poolcli.core.modes import DEFAULTS
+from poolcli.core.modes import DEFAULTS, resolve_mode
 from poolcli.errors import UnsupportedError
 
 # Top-level package of an array's type -> (backend module, its pooling function).
@@ -59,25 +59,33 @@ def pool(
     output_size: object = DEFAULTS["output_size"],
     p: float = DEFAULTS["p"],
     *,
+    background: object = DEFAULTS["background"],
     threads: int | None = None,
     batch: bool = False,
     device: str | None = None,
 ) -> Any:
-    """Pool a ``(H, W)`` or ``(H, W, C)`` array over windows, as PyTorch's pooling layers do.
+    """Pool a signal, an image or a volume over windows, as PyTorch's pooling layers do.
+
+    The number of spatial axes is the length of the tuples among ``kernel_size``, ``stride``,
+    ``padding``, ``dilation`` and ``output_size`` (they must agree), else 2. The array holds those
+    axes first and at most one channel axis after them: ``(L[, C])``, ``(H, W[, C])`` or
+    ``(D, H, W[, C])``. Every axis has PyTorch's geometry (``max_pool1d/2d/3d`` and friends).
 
     Parameters
     ----------
     x : numpy.ndarray, dask.array.Array, torch.Tensor or a DLPack array
-        ``(H, W)`` or channels-last ``(H, W, C)``; dtype bool, uint8, uint16, int16, int32, int64,
-        float32 or float64. It is never modified. A Dask array gives a lazy Dask array with the
-        same values (see :func:`poolcli.backends.dask.pool_dask`); a torch tensor (any device),
-        or a CuPy or JAX array through DLPack, a tensor on the same device with the same values
-        (see :func:`poolcli.backends.torch.pool_torch`).
+        dtype bool, uint8, uint16, int16, int32, int64, float32 or float64. It is never modified.
+        A Dask array gives a lazy Dask array with the same values (see
+        :func:`poolcli.backends.dask.pool_dask`); a torch tensor (any device), or a CuPy or JAX
+        array through DLPack, a tensor on the same device with the same values (see
+        :func:`poolcli.backends.torch.pool_torch`; images ``(H, W[, C])`` only, no ``sparse``).
     mode : str
-        ``max``, ``min``, ``avg`` (alias ``mean``), ``sum``, ``median``, ``mode`` or ``lp``.
-    kernel_size, stride, dilation : int or (int, int)
-        Window taps, step between windows (defaults to ``kernel_size``), step between taps.
-    padding : int, (int, int), "same" or "valid"
+        ``max``, ``min``, ``avg`` (alias ``mean``), ``sum``, ``median``, ``mode``, ``sparse`` or
+        ``lp`` (:data:`poolcli.MODES`).
+    kernel_size, stride, dilation : int or tuple of ints
+        Window taps, step between windows (defaults to ``kernel_size``), step between taps; an int
+        applies to every spatial axis, a tuple gives one per axis.
+    padding : int, tuple of ints, "same" or "valid"
         Cells of padding on each side (at most half the effective window), or TensorFlow's rule.
         Padding never wins a max or min; with ``"same"`` it never counts for avg either.
     ceil_mode : bool
@@ -85,10 +93,13 @@ def pool(
     count_include_pad : bool
         avg only: divide by the window's cells inside ``[-pad, in + pad)`` (PyTorch's default)
         instead of by its real cells.
-    output_size : int or (int, int), optional
+    output_size : int or tuple of ints (or None entries), optional
         Adaptive pooling to this size (``1`` is global pooling); excludes the window arguments.
     p : float
         Exponent of ``lp`` pooling, ``p > 0``.
+    background : int or float
+        ``sparse`` only: the background value (default 0). A cell (all its channels) equal to it
+        never wins unless its whole window is background.
     threads : int, optional
         Worker threads for large inputs (default: the CPU count).
     batch : bool
@@ -108,9 +119,10 @@ def pool(
     ------
     WindowError
         Zero or negative sizes, a window larger than the padded input, too much padding, a window
-        covering only padding, output_size combined with window arguments.
+        covering only padding, output_size combined with window arguments, window tuples of
+        different lengths.
     UnsupportedError
-        An unknown mode, an unsupported dtype or shape, a bad ``p``.
+        An unknown mode, an unsupported dtype or shape, a bad ``p`` or ``background``.
 
     Examples
     --------
@@ -121,11 +133,20 @@ def pool(
     >>> pool(x, "avg", kernel_size=(1, 3), stride=1)
     array([[2],
            [5]], dtype=uint8)
+    >>> pool(np.array([1, 5, 2, 8, 3]), "max", kernel_size=(2,))  # a signal: one spatial axis
+    array([5, 8])
+    >>> pool(np.arange(8).reshape(2, 2, 2), "sum", kernel_size=(2, 2, 2))  # a volume
+    array([[[28]]])
     """
     args = (mode, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad)
     args += (output_size, p)
     key = backend_for(x)
     torch_path = BACKENDS.get(key or "", ("",))[0] == "poolcli.backends.torch"
+    if (torch_path or device is not None) and resolve_mode(mode) == "sparse":
+        raise UnsupportedError(
+            "the torch backend has no sparse mode: pool a NumPy array (numpy.asarray(x), or"
+            " tensor.cpu().numpy())"
+        )
     if device is not None:
         if key is not None:
             raise UnsupportedError(
@@ -141,7 +162,7 @@ def pool(
     if batch:
         if key is not None:
             raise UnsupportedError(f"batch=True is not supported for a {type(x).__name__}")
-        return _pool_numpy_batch(x, args, threads)
+        return _pool_numpy_batch(x, args, threads, background)
     if key is None:
         from poolcli.core.pool import pool as pool_numpy
 
@@ -151,22 +172,25 @@ def pool(
 
         module, function = BACKENDS[key]
         pooler = getattr(importlib.import_module(module), function)
-    return pooler(x, *args, threads=threads)
+    return pooler(x, *args, background=background, threads=threads)
 
 
-def _pool_numpy_batch(x: Any, args: tuple[Any, ...], threads: int | None) -> Any:
+def _pool_numpy_batch(
+    x: Any, args: tuple[Any, ...], threads: int | None, background: object
+) -> Any:
     """A batch ``(N, H, W[, C])`` of NumPy images, each pooled by the core, stacked."""
     import numpy as np
 
     from poolcli.core.pool import pool as pool_numpy
 
+    kw = {"background": background, "threads": threads}
     x = np.asarray(x)
     if x.ndim == 0:
         raise UnsupportedError("batch=True needs a leading batch axis, got a 0-d array")
     if x.shape[0] == 0:  # the shape and dtype (and errors) of one image's result
-        one = pool_numpy(np.zeros(x.shape[1:], x.dtype), *args, threads=threads)
+        one = pool_numpy(np.zeros(x.shape[1:], x.dtype), *args, **kw)
         return np.empty((0, *one.shape), one.dtype)
-    return np.stack([pool_numpy(image, *args, threads=threads) for image in x])
+    return np.stack([pool_numpy(image, *args, **kw) for image in x])
 
 
 __all__ = ["BACKENDS", "backend_for", "pool"]

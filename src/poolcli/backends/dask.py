@@ -4,7 +4,9 @@ How the work is organised, and why the result is the one :func:`poolcli.pool` gi
 
 * The windows are planned once for the whole image (:func:`poolcli.core.geometry.make_axes`),
   never per block, so padding, the ``ceil_mode`` overhang, adaptive windows and avg divisors are
-  those of the image: padding exists only at the image border, wherever the chunks fall.
+  those of the image: padding exists only at the image border, wherever the chunks fall. Signals
+  and volumes likewise, one axis of windows per spatial axis (a signal as an image one cell
+  wide, as the core pools it).
 * Output windows are grouped into blocks by the input chunk that holds their first real cell. A
   block reads the input cells its windows cover (its chunk plus a halo of ``eff - stride`` cells,
   or several chunks when a window is larger than a chunk) and the core pools that region with the
@@ -28,6 +30,7 @@ Dask is imported when :func:`pool_dask` is called, never when poolcli is importe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from poolcli.core import kernels, order
-from poolcli.core.geometry import Axis, make_axes
+from poolcli.core.geometry import Axis, make_axes, unit_axis
 from poolcli.core.modes import DEFAULTS, resolve_mode
 from poolcli.errors import UnsupportedError, WindowError
 
@@ -62,6 +65,7 @@ def pool_dask(
     output_size: object = DEFAULTS["output_size"],
     p: float = DEFAULTS["p"],
     *,
+    background: object = DEFAULTS["background"],
     threads: int | None = None,
 ) -> Any:
     """Pool a Dask array lazily; computing the result gives exactly ``poolcli.pool(x.compute())``.
@@ -69,9 +73,11 @@ def pool_dask(
     Parameters
     ----------
     x : dask.array.Array
-        ``(H, W)`` or ``(H, W, C)``, any chunks with known sizes (a NumPy array becomes one chunk).
-        The channel axis is merged into one chunk.
+        ``(L[, C])``, ``(H, W[, C])`` or ``(D, H, W[, C])`` as :func:`poolcli.pool` reads the
+        window arguments, any chunks with known sizes (a NumPy array becomes one chunk). The
+        channel axis is merged into one chunk.
     mode, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, output_size, p
+    background
         As :func:`poolcli.pool`.
     threads : int, optional
         Core threads per block (default 1: Dask's scheduler already runs blocks in parallel).
@@ -93,11 +99,12 @@ def pool_dask(
     -----
     Memory: a task holds the input region of one output block (about one chunk plus the halo)
     and its output, so windows larger than a chunk (big adaptive windows) put a band of whole
-    windows in one task. Global max, min, sum, avg (except float64), and median/mode of bool,
-    uint8, uint16 and int16 (mode: one channel) run chunk by chunk; other global pooling holds
-    the whole image in one task. ``lp`` and float64 ``avg`` read the input twice: a first pass,
-    run by one task chunk after chunk, finds the image's extreme values, which the core's
-    overflow guards depend on.
+    windows in one task. Global max, min, integer sum and avg run chunk by chunk; on images and
+    signals also float sum and avg (except float64), and median/mode/sparse of bool, uint8,
+    uint16 and int16 (one channel for mode and sparse); other global pooling holds the whole
+    array in one task. ``lp`` and float64 ``avg`` read the input twice: a first pass, run by one
+    task chunk after chunk, finds the array's extreme values, which the core's overflow guards
+    depend on.
 
     Examples
     --------
@@ -120,10 +127,13 @@ def pool_dask(
         raise UnsupportedError(
             f"dask array of unknown shape {x.shape}: call x.compute_chunk_sizes() first"
         )
-    kernels.check_input(name, x.shape, x.dtype, p)  # the same checks and messages as core.pool
+    ndim = kernels.spatial_ndim(name, x.shape, kernel_size, stride, padding, dilation, output_size)
+    # the same checks and messages as core.pool
+    kernels.check_input(name, x.shape, x.dtype, p, ndim=ndim, background=background)
     geometry = _hashable((kernel_size, stride, padding, dilation, ceil_mode, output_size))
+    spatial = tuple(x.shape[:ndim])
     try:
-        rows, cols = _axes(x.shape[:2], geometry)
+        axes = _axes(spatial, geometry)
     except WindowError as err:
         raise WindowError(f"{name} pooling of shape {x.shape}: {err}") from None
     if threads is not None and threads < 1:
@@ -131,11 +141,14 @@ def pool_dask(
 
     dtype = np.dtype(x.dtype)
     out_dtype = kernels.result_dtype(name, dtype)
-    x3 = x if x.ndim == 3 else x[:, :, None]
-    if x3.shape[2] == 0:
-        y = da.empty((rows.out, cols.out, 0), dtype=out_dtype)
+    has_channels = x.ndim == ndim + 1
+    xc = x if has_channels else x[..., None]
+    if ndim == 1:  # a signal is pooled as an image one cell wide, as core.pool does
+        xc = xc[:, None]
+    if xc.shape[-1] == 0:
+        y = da.empty((*(a.out for a in axes), 0), dtype=out_dtype)
     else:
-        x3 = x3.rechunk({2: -1})
+        xc = xc.rechunk({xc.ndim - 1: -1})
         data_dtype = np.dtype(np.uint8) if dtype == np.bool_ else dtype
         route = _route(name, p, data_dtype)
         task = _Task(
@@ -145,13 +158,16 @@ def pool_dask(
             include=count_include_pad and padding != "same" and name == "avg",
             workers=threads or 1,
             whole_image_stats=route == "lp" or (name == "avg" and data_dtype == np.float64),
+            background=background,
         )
         y = None
-        if _is_global(rows) and _is_global(cols):
-            y = _global(x3, task, out_dtype)
+        if all(_is_global(a) for a in axes):
+            y = _global(xc, task, out_dtype)
         if y is None:
-            y = _blocks(x3, task, rows, cols, geometry, out_dtype)
-    return y if x.ndim == 3 else y[:, :, 0]
+            y = _blocks(xc, task, axes, spatial, geometry, out_dtype)
+    if ndim == 1:
+        y = y[:, 0]
+    return y if has_channels else y[..., 0]
 
 
 @dataclass(frozen=True)
@@ -165,6 +181,7 @@ class _Task:
     workers: int
     # The core looks at the whole array's extremes (core.separable.largest_magnitude, core.lp).
     whole_image_stats: bool
+    background: object  # sparse mode's
 
 
 def _route(name: str, p: object, data_dtype: np.dtype) -> str:
@@ -183,9 +200,11 @@ def _hashable(value: Any) -> Any:
 
 
 @lru_cache(maxsize=16)
-def _axes(shape_hw: tuple[int, int], geometry: tuple) -> tuple[Axis, Axis]:
-    """The image's windows; cached so each worker builds them once, not once per block."""
-    return make_axes(shape_hw, *geometry)
+def _axes(spatial: tuple[int, ...], geometry: tuple) -> tuple[Axis, ...]:
+    """The array's windows, one axis per spatial axis (a signal's second axis one cell wide);
+    cached so each worker builds them once, not once per block."""
+    axes = make_axes(spatial, *geometry)
+    return (axes[0], unit_axis()) if len(axes) == 1 else axes
 
 
 def _as_data(block: np.ndarray) -> np.ndarray:
@@ -198,34 +217,38 @@ def _as_data(block: np.ndarray) -> np.ndarray:
 
 
 def _blocks(
-    x3: Any, task: _Task, rows: Axis, cols: Axis, geometry: tuple, out_dtype: np.dtype
+    x: Any,
+    task: _Task,
+    axes: tuple[Axis, ...],
+    spatial: tuple[int, ...],
+    geometry: tuple,
+    out_dtype: np.dtype,
 ) -> Any:
     import dask.array as da
 
-    row_cuts = _block_cuts(rows, x3.chunks[0])
-    col_cuts = _block_cuts(cols, x3.chunks[1])
-    row_spans = [rows.span(a, b) for a, b in pairwise(row_cuts)]
-    col_spans = [cols.span(a, b) for a, b in pairwise(col_cuts)]
+    cuts = tuple(_block_cuts(ax, x.chunks[k]) for k, ax in enumerate(axes))
+    spans = [[ax.span(a, b) for a, b in pairwise(c)] for ax, c in zip(axes, cuts, strict=True)]
     witnesses = []
-    one_region = row_spans == [(0, x3.shape[0])] and col_spans == [(0, x3.shape[1])]
+    one_region = all(s == [(0, n)] for s, n in zip(spans, x.shape, strict=False))
     if task.whole_image_stats and not one_region:
-        found = _witnesses(x3)
+        found = _witnesses(x)
         witnesses = [found[k] for k in range(_WITNESSES)]
-    regions = _gather(_gather(x3, row_spans, 0), col_spans, 1)
-    out_chunks = (tuple(np.diff(row_cuts).tolist()), tuple(np.diff(col_cuts).tolist()))
+    regions = x
+    for k, axis_spans in enumerate(spans):
+        regions = _gather(regions, axis_spans, k)
+    out_chunks = tuple(tuple(np.diff(c).tolist()) for c in cuts)
     return da.map_blocks(
         _pool_block,
         regions,
         *witnesses,
         dtype=out_dtype,
-        chunks=(*out_chunks, (x3.shape[2],)),
-        meta=np.empty((0, 0, 0), out_dtype),
+        chunks=(*out_chunks, (x.shape[-1],)),
+        meta=np.empty((0,) * x.ndim, out_dtype),
         token=f"pool-{task.name}",
         task=task,
-        shape_hw=tuple(x3.shape[:2]),
+        spatial=spatial,
         geometry=geometry,
-        row_cuts=row_cuts,
-        col_cuts=col_cuts,
+        cuts=cuts,
     )
 
 
@@ -261,38 +284,36 @@ def _pool_block(
     region: np.ndarray,
     *witnesses: np.ndarray,
     task: _Task,
-    shape_hw: tuple[int, int],
+    spatial: tuple[int, ...],
     geometry: tuple,
-    row_cuts: tuple[int, ...],
-    col_cuts: tuple[int, ...],
+    cuts: tuple[tuple[int, ...], ...],
     block_id: tuple[int, ...] = (0, 0, 0),
 ) -> np.ndarray:
-    """Pool one block's input region with its slice of the image's windows (core.pool's body)."""
-    rows, cols = _axes(shape_hw, geometry)
-    i, j = block_id[0], block_id[1]
-    sub_rows = rows.windows(row_cuts[i], row_cuts[i + 1], rebase=True)
-    sub_cols = cols.windows(col_cuts[j], col_cuts[j + 1], rebase=True)
-    if region.shape[:2] != (sub_rows.size, sub_cols.size):  # a planning bug, never the data
+    """Pool one block's input region with its slice of the array's windows (core.pool's body)."""
+    axes = _axes(spatial, geometry)
+    sub = tuple(
+        ax.windows(c[i], c[i + 1], rebase=True)
+        for ax, c, i in zip(axes, cuts, block_id, strict=False)
+    )
+    if region.shape[:-1] != tuple(a.size for a in sub):  # a planning bug, never the data
         raise AssertionError(f"block {block_id}: region {region.shape} does not fit its windows")
     data = _as_data(region)
     if witnesses:
-        # Rows past the windows' cells (no window reads them) holding the image's extreme values:
-        # what the core measures on the whole array is then the image's, not the block's.
+        # Rows past the windows' cells (no window reads them) holding the array's extreme values:
+        # what the core measures on the whole array is then the array's, not the block's.
         extra = np.empty((len(witnesses), *data.shape[1:]), data.dtype)
         for k, value in enumerate(witnesses):
             extra[k] = value
         data = np.concatenate([data, extra])
-    with kernels.quiet_floats():
-        if task.route == "extreme":
-            result = kernels.extreme(data, sub_rows, sub_cols, task.name, task.workers)
-        elif task.route == "sum_avg":
-            result = kernels.sum_avg(
-                data, sub_rows, sub_cols, task.name, task.include, task.workers
-            )
-        elif task.route == "lp":
-            result = kernels.lp(data, sub_rows, sub_cols, task.p, task.workers)
-        else:
-            result = kernels.order_stat(data, sub_rows, sub_cols, task.name, task.workers)
+    result = kernels.pool_axes(
+        data,
+        sub,
+        task.name,
+        include=task.include,
+        p=task.p,
+        background=task.background,
+        workers=task.workers,
+    )
     if region.dtype == np.bool_ and task.name != "sum":
         result = result.astype(np.bool_)
     return result
@@ -313,16 +334,17 @@ def _witnesses(x3: Any) -> Any:
     from dask import delayed
 
     data = x3.astype(np.uint8) if x3.dtype == np.bool_ else x3
+    spatial = data.ndim - 1
     per_chunk = da.map_blocks(
         _chunk_witnesses,
         data,
         dtype=data.dtype,
-        chunks=((1,) * data.numblocks[0], (1,) * data.numblocks[1], (_WITNESSES,)),
-        meta=np.empty((0, 0, 0), data.dtype),
+        chunks=(*((1,) * n for n in data.numblocks[:spatial]), (_WITNESSES,)),
+        meta=np.empty((0,) * data.ndim, data.dtype),
     )
     found = per_chunk.rechunk(-1).map_blocks(
         _merge_witnesses,
-        drop_axis=(0, 1),
+        drop_axis=tuple(range(spatial)),
         chunks=((_WITNESSES,),),
         dtype=data.dtype,
         meta=np.empty((0,), data.dtype),
@@ -347,7 +369,7 @@ def _compute_apart(apart: _Apart) -> np.ndarray:
 
 
 def _chunk_witnesses(block: np.ndarray) -> np.ndarray:
-    return _merge_witnesses(block).reshape(1, 1, _WITNESSES)
+    return _merge_witnesses(block).reshape(*(1,) * (block.ndim - 1), _WITNESSES)
 
 
 def _merge_witnesses(values: np.ndarray) -> np.ndarray:
@@ -374,25 +396,29 @@ def _global(x3: Any, task: _Task, out_dtype: np.dtype) -> Any | None:
 
     dtype = np.dtype(x3.dtype)
     data = x3.astype(np.uint8) if dtype == np.bool_ else x3
-    c = x3.shape[2]
-    n = x3.shape[0] * x3.shape[1]
+    c = x3.shape[-1]
+    spatial = tuple(range(x3.ndim - 1))
+    n = math.prod(x3.shape[:-1])
     if task.route == "extreme":  # any order gives the same (a NaN wins either way)
         y = (
-            data.max(axis=(0, 1), keepdims=True)
+            data.max(axis=spatial, keepdims=True)
             if task.name == "max"
-            else data.min(axis=(0, 1), keepdims=True)
+            else data.min(axis=spatial, keepdims=True)
         )
         return y.astype(np.bool_) if dtype == np.bool_ else y
-    if task.route == "order":
-        if data.dtype not in _HISTOGRAM or (task.name == "mode" and c > 1):
-            return None
-        counts = _histograms(data).sum(axis=(0, 1))
-        value = delayed(_histogram_stat, pure=True)(counts, task.name, dtype, n)
-    elif task.route == "sum_avg" and data.dtype.kind != "f":  # exact integers: any order
+    if task.route == "sum_avg" and data.dtype.kind != "f":  # exact integers: any order
         parts = [delayed(_int_sums, pure=True)(b) for b in data.to_delayed().ravel()]
         while len(parts) > 1:  # a tree, so no task holds every partial sum
             parts = [delayed(sum, pure=True)(parts[k : k + 8]) for k in range(0, len(parts), 8)]
-        value = delayed(_int_finish, pure=True)(parts[0], task.name, dtype, n)
+        value = delayed(_int_finish, pure=True)(parts[0], task.name, dtype, n, x3.ndim)
+        return da.from_delayed(value, shape=(*(1,) * len(spatial), c), dtype=out_dtype)
+    if x3.ndim != 3:  # volumes: the folds below follow an image's row and column passes
+        return None
+    if task.route == "order":
+        if data.dtype not in _HISTOGRAM or (task.name in ("mode", "sparse") and c > 1):
+            return None
+        counts = _histograms(data).sum(axis=(0, 1))
+        value = delayed(_histogram_stat, pure=True)(counts, task.name, dtype, n, task.background)
     elif task.route == "sum_avg" and not task.whole_image_stats:  # float sums, float32 avg
         blocks = data.to_delayed()
         fold = delayed(_fold_rows, pure=True)
@@ -410,14 +436,14 @@ def _global(x3: Any, task: _Task, out_dtype: np.dtype) -> Any | None:
 
 def _int_sums(block: np.ndarray) -> np.ndarray:
     """Exact per-channel sums, as Python integers (summed in int64 when that cannot overflow)."""
-    flat = block.reshape(-1, block.shape[2])
+    flat = block.reshape(-1, block.shape[-1])
     if flat.size and max(-int(flat.min()), int(flat.max())) * len(flat) > 2**63 - 1:
         return flat.astype(object).sum(axis=0)
     return flat.sum(axis=0, dtype=np.int64).astype(object)
 
 
-def _int_finish(sums: np.ndarray, name: str, dtype: np.dtype, n: int) -> np.ndarray:
-    s = np.asarray(sums, dtype=object).reshape(1, 1, -1)
+def _int_finish(sums: np.ndarray, name: str, dtype: np.dtype, n: int, ndim: int) -> np.ndarray:
+    s = np.asarray(sums, dtype=object).reshape(*(1,) * (ndim - 1), -1)
     if name == "sum":
         return kernels.int64_sum(s, 0, 1)  # raises as core.pool does when it does not fit
     # core's exact integer average, rounded half up (lp with p == 1 of unsigned data is avg).
@@ -456,7 +482,12 @@ def _histograms(data: Any) -> Any:
         _histogram,
         data,
         dtype=np.int64,
-        chunks=((1,) * data.numblocks[0], (1,) * data.numblocks[1], (bins,), data.chunks[2]),
+        chunks=(
+            (1,) * data.numblocks[0],
+            (1,) * data.numblocks[1],
+            (bins,),
+            data.chunks[2],
+        ),
         new_axis=2,
         meta=np.empty((0, 0, 0, 0), np.int64),
     )
@@ -473,11 +504,20 @@ def _histogram(block: np.ndarray) -> np.ndarray:
     return out
 
 
-def _histogram_stat(counts: np.ndarray, name: str, dtype: np.dtype, n: int) -> np.ndarray:
-    """Median (core's rule for even counts) or mode (ties: the smallest) from counts."""
+def _histogram_stat(
+    counts: np.ndarray, name: str, dtype: np.dtype, n: int, background: object = 0
+) -> np.ndarray:
+    """Median (core's rule for even counts), mode (ties: the smallest) or sparse mode (mode
+    without the background, unless there is nothing else) from counts."""
     data_dtype = np.dtype(np.uint8) if dtype == np.bool_ else dtype
     offset = _HISTOGRAM[data_dtype][1]
     c = counts.shape[1]
+    if name == "sparse":  # one channel: the background's bin loses unless it is the only one
+        bg = int(background) + offset  # type: ignore[call-overload]
+        counts = counts.copy()
+        if counts.sum() > counts[bg, 0]:
+            counts[bg, 0] = 0
+        name = "mode"
     if name == "mode":
         value = np.argmax(counts, axis=0) - offset  # argmax takes the first: the smallest value
         result = value.astype(data_dtype).reshape(1, 1, c)

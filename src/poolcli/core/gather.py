@@ -1,12 +1,16 @@
-"""The order-statistic kernels: median and mode (:func:`order_stat`).
+"""The order-statistic kernels: median, mode and sparse mode (:func:`order_stat`).
 
 They look at all taps of a window together: each band gathers its windows' values (or, for
-``mode`` of multi-channel pixels, one label per pixel) and :mod:`poolcli.core.order` ranks them.
+``mode`` and ``sparse``, one label per pixel) and :mod:`poolcli.core.order` ranks them. A window's
+taps are every combination of its axes' taps, so signals, images and volumes take the same code.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -14,73 +18,120 @@ from poolcli.core import order
 from poolcli.core.bands import for_bands
 from poolcli.core.geometry import Axis
 from poolcli.core.scratch import Scratch
+from poolcli.core.separable import window_taps
 
 # --------------------------------------------------------------------------------------------
 # Median and mode.
 
 
-def order_stat(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int) -> np.ndarray:
-    """Median (per channel) or mode (per pixel label), one band of rows at a time.
+def order_stat(
+    x: np.ndarray,
+    axes: tuple[Axis, ...],
+    name: str,
+    workers: int,
+    background: Any = None,
+) -> np.ndarray:
+    """Median (per channel), mode or sparse mode (per pixel label), one band at a time.
 
-    Keys for mode are made per band from the rows the band reads, so every pass stays in cache.
+    ``x`` is ``(*spatial, C)``. Windows whose every tap is a real cell (the interior box) take
+    the sorting networks on strided views, one view per tap (every combination of the axes'
+    taps); the windows around it (padding, ragged edges, irregular adaptive windows, large
+    windows) are gathered and sorted. Keys for mode are made per band from the cells the band
+    reads, so every pass stays in cache.
     """
-    res = np.empty((rows.out, cols.out, x3.shape[2]), x3.dtype)
-    n = rows.taps * cols.taps
-    r0, r1 = rows.interior()
-    c0, c1 = cols.interior()
-    fast = rows.stride is not None and cols.stride is not None and n <= order.NETWORK_MAX_TAPS
-    if fast and r0 < r1 and c0 < c1:
+    res = np.empty((*(a.out for a in axes), x.shape[-1]), x.dtype)
+    rows, rest = axes[0], axes[1:]
+    inner = [a.interior() for a in axes]
+    fast = (
+        all(a.stride is not None for a in axes)
+        and window_taps(axes) <= order.NETWORK_MAX_TAPS
+        and all(a < b for a, b in inner)
+        and (name != "sparse" or order.sparse_fits(_key_dtype(x)))
+    )
+    if fast:
+        r0, r1 = inner[0]
+        box = tuple(slice(a, b) for a, b in inner[1:])
+        rest_slices = [
+            [slice(a.index[lo, j], a.index[hi - 1, j] + 1, a.stride) for j in range(a.taps)]
+            for a, (lo, hi) in zip(rest, inner[1:], strict=True)
+        ]
         scratch = Scratch()
 
         def run(lo: int, hi: int) -> None:
             lo, hi = lo + r0, hi + r0
             first, last = rows.span(lo, hi)
-            planes, decode = _planes(x3[first:last], name)
-            value = scratch.get((hi - lo, c1 - c0, planes.shape[2]), planes.dtype)
-            for ch in range(planes.shape[2]):
-                taps = [
-                    planes[
-                        rows.index[lo, jr] - first : rows.index[hi - 1, jr]
-                        - first
-                        + 1 : rows.stride,
-                        cols.index[c0, jc] : cols.index[c1 - 1, jc] + 1 : cols.stride,
-                        ch,
-                    ]
-                    for jr in range(rows.taps)
-                    for jc in range(cols.taps)
-                ]
+            planes, decode, bg = _planes(x[first:last], name, background)
+            row_slices = [
+                slice(
+                    rows.index[lo, j] - first,
+                    rows.index[hi - 1, j] - first + 1,
+                    rows.stride,
+                )
+                for j in range(rows.taps)
+            ]
+            cuts = list(itertools.product(row_slices, *rest_slices))
+            shape = (hi - lo, *(b - a for a, b in inner[1:]))
+            value = scratch.get((*shape, planes.shape[-1]), planes.dtype)
+            for ch in range(planes.shape[-1]):
+                taps = [planes[(*cut, ch)] for cut in cuts]
                 if name == "median":
-                    order.median_of_taps(taps, x3.dtype, value[:, :, ch], scratch)
+                    order.median_of_taps(taps, x.dtype, value[..., ch], scratch)
+                elif bg is None:
+                    order.mode_of_taps(taps, value[..., ch], scratch)
                 else:
-                    order.mode_of_taps(taps, value[:, :, ch], scratch)
-            decode(value, res[lo:hi, c0:c1])
+                    masks = [bg[cut] for cut in cuts]
+                    empty = order.sparse_mode_of_taps(taps, masks, value[..., ch], scratch)
+            target = res[(slice(lo, hi), *box)]
+            decode(value, target)
+            if bg is not None:
+                target[empty] = background
             scratch.put(value)
 
-        for_bands(rows.windows(r0, r1), cols.size * x3.shape[2] * x3.itemsize, workers, run)
-        edges = [
-            (0, r0, 0, cols.out),
-            (r1, rows.out, 0, cols.out),
-            (r0, r1, 0, c0),
-            (r0, r1, c1, cols.out),
-        ]
+        band_bytes = math.prod(a.size for a in rest) * x.shape[-1] * x.itemsize
+        for_bands(rows.windows(r0, r1), band_bytes, workers, run)
+        # Around the interior box: for each axis, the windows outside its interior range whose
+        # earlier axes are inside theirs (so every output is in exactly one box).
+        edges = []
+        for k, ax in enumerate(axes):
+            before = [(a, b) for a, b in inner[:k]]
+            after = [(0, a.out) for a in axes[k + 1 :]]
+            lo_k, hi_k = inner[k]
+            edges += [(*before, (0, lo_k), *after), (*before, (hi_k, ax.out), *after)]
     else:
-        edges = [(0, rows.out, 0, cols.out)]
-    for a, b, d, e in edges:
-        if a < b and d < e:
-            _gathered(x3, rows, cols, name, res, a, b, d, e)
+        edges = [tuple((0, a.out) for a in axes)]
+    for box_ in edges:
+        if all(a < b for a, b in box_):
+            _gathered(x, axes, name, res, box_, background)
     return res
 
 
-# decode(values, out) writes pooled keys or channels into ``out``, an (h, w, C) view of the result.
+def _key_dtype(x: np.ndarray) -> np.dtype:
+    """The dtype of :func:`_label_keys`' keys for ``x`` (without making them)."""
+    c, dtype = x.shape[-1], x.dtype
+    if dtype.kind in "ub" and c == 1:
+        return dtype
+    width = c * dtype.itemsize
+    if dtype.kind in "ub" and width in (2, 3, 4, 8):
+        return np.dtype(f"u{4 if width == 3 else width}")
+    if width <= 8:
+        return np.dtype(f"u{next(b for b in (1, 2, 4, 8) if b >= width)}")
+    return np.dtype(np.int64)
+
+
+# decode(values, out) writes pooled keys or channels into ``out``, a (..., C) view of the result.
 Decoder = Callable[[np.ndarray, np.ndarray], None]
 
 
-def _planes(block: np.ndarray, name: str) -> tuple[np.ndarray, Decoder]:
-    """What median/mode sort: the channels themselves, or one label key per pixel for mode."""
+def _planes(
+    block: np.ndarray, name: str, background: Any = None
+) -> tuple[np.ndarray, Decoder, np.ndarray | None]:
+    """What median/mode sort: the channels themselves, or one label key per pixel for mode;
+    for sparse mode also which pixels are background (all channels equal to it)."""
     if name == "median":
-        return block, _copy_into
+        return block, _copy_into, None
     keys, decode = _label_keys(block)
-    return keys[:, :, None], lambda v, out: decode(v[:, :, 0], out)
+    bg = (block == background).all(axis=-1) if name == "sparse" else None
+    return keys[..., None], lambda v, out: decode(v[..., 0], out), bg
 
 
 def _copy_into(values: np.ndarray, out: np.ndarray) -> None:
@@ -88,53 +139,70 @@ def _copy_into(values: np.ndarray, out: np.ndarray) -> None:
 
 
 def _gathered(
-    x3: np.ndarray,
-    rows: Axis,
-    cols: Axis,
+    x: np.ndarray,
+    axes: tuple[Axis, ...],
     name: str,
     res: np.ndarray,
-    r0: int,
-    r1: int,
-    c0: int,
-    c1: int,
+    box: tuple[tuple[int, int], ...],
+    background: Any = None,
 ) -> None:
-    """Median/mode of windows ``[r0, r1) x [c0, c1)`` by gathering their taps and sorting them."""
-    n = rows.taps * cols.taps
-    nc = c1 - c0
-    per_band = max(1, (1 << 24) // max(n * nc * x3.shape[2], 1))
+    """Median/mode of the windows in ``box`` (an output range per axis) by gathering their taps
+    and sorting them, in bands along the first axis."""
+    n = window_taps(axes)
+    rows = axes[0]
+    (r0, r1), rest = box[0], box[1:]
+    per_band = max(1, (1 << 24) // max(n * math.prod(b - a for a, b in rest) * x.shape[-1], 1))
+    m = len(axes)
+    # (o0, k0, o1, k1, ..., C) -> (o0, o1, ..., C, k0, k1, ...): each window's taps last.
+    order_ = [*range(0, 2 * m, 2), 2 * m, *range(1, 2 * m, 2)]
     for lo in range(r0, r1, per_band):
         hi = min(lo + per_band, r1)
         first, last = rows.span(lo, hi)
-        planes, decode = _planes(x3[first:last], name)
-        c = planes.shape[2]
-        ri, rv = rows.index[lo:hi], rows.valid[lo:hi]
-        ci, cv = cols.index[c0:c1], cols.valid[c0:c1]
-        clip_r = np.clip(ri, first, last - 1) - first
-        clip_c = np.clip(ci, 0, cols.size - 1)
-        g = planes[clip_r.ravel()][:, clip_c.ravel()]  # (nr*kr, nc*kc, c)
-        nr = hi - lo
-        g = g.reshape(nr, rows.taps, nc, cols.taps, c).transpose(0, 2, 4, 1, 3)
-        g = g.reshape(nr, nc, c, n).copy()
-        valid = (rv[:, None, :, None] & cv[None, :, None, :]).reshape(nr, nc, 1, n)
-        valid = np.broadcast_to(valid, g.shape)
-        g[~valid] = np.inf if g.dtype.kind == "f" else np.iinfo(g.dtype).max
+        planes, decode, bg = _planes(x[first:last], name, background)
+        c = planes.shape[-1]
+        index = [np.clip(rows.index[lo:hi], first, last - 1) - first]
+        valid = [rows.valid[lo:hi]]
+        for ax, (a, b) in zip(axes[1:], rest, strict=True):
+            index.append(np.clip(ax.index[a:b], 0, ax.size - 1))
+            valid.append(ax.valid[a:b])
+        outs = [i.shape[0] for i in index]
+        split = [d for i in index for d in i.shape]
+        picks = np.ix_(*(i.ravel() for i in index))
+        g = planes[picks].reshape(*split, c).transpose(order_).reshape(*outs, c, n).copy()
+        real = valid[0]
+        for v in valid[1:]:
+            real = np.multiply.outer(real, v)  # (o0, k0, o1, k1, ...)
+        if bg is not None:
+            real = real & ~bg[picks].reshape(split)
+        real = real.transpose(order_[:m] + order_[m + 1 :]).reshape(*outs, 1, n)
+        real = np.broadcast_to(real, g.shape)
+        g[~real] = np.inf if g.dtype.kind == "f" else np.iinfo(g.dtype).max
         g.sort(axis=-1)
-        count = np.broadcast_to(valid.sum(axis=-1), g.shape[:-1])
+        count = np.broadcast_to(real.sum(axis=-1), g.shape[:-1])
+        target = res[tuple(slice(a, b) for a, b in ((lo, hi), *rest))]
         if name == "median":
-            value = order.median_sorted(g, count, x3.dtype)
-            if x3.dtype.kind == "f":  # a NaN among the real cells sorted past the fill: restore it
+            value = order.median_sorted(g, count, x.dtype)
+            if x.dtype.kind == "f":  # a NaN among the real cells sorted past the fill: restore it
                 value[np.isnan(g).any(axis=-1)] = np.nan
-        else:
-            value = order.mode_sorted(g, count)
-        decode(value, res[lo:hi, c0:c1])
+            decode(value, target)
+            continue
+        empty = count == 0  # sparse: a window of background only
+        value = order.mode_sorted(g, np.maximum(count, 1))
+        if bg is None:
+            decode(value, target)
+            continue
+        value[empty] = 0  # a key every decoder reads; the cell gets the background below
+        decode(value, target)
+        target[empty[..., 0]] = background
 
 
 def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Decoder]:
     """One sortable unsigned key per pixel, whose order is the pixel's lexicographic order.
 
-    Returns the ``(H, W)`` keys and the function writing pooled keys back as ``(h, w, C)`` pixels.
+    ``x3`` is ``(*spatial, C)``. Returns the ``spatial`` keys and the function writing pooled
+    keys back as ``(..., C)`` pixels.
     """
-    h, w, c = x3.shape
+    spatial, c = x3.shape[:-1], x3.shape[-1]
     dtype = x3.dtype
     if dtype.kind == "f":  # one value, one key: -0.0 is 0.0, and every NaN is the same NaN
         x3 = x3 + dtype.type(0)
@@ -142,7 +210,9 @@ def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Decoder]:
     bits = 8 * dtype.itemsize
     udt = np.dtype(f"u{dtype.itemsize}")
 
-    def ordered(a: np.ndarray) -> np.ndarray:  # order-preserving map to unsigned integers
+    def ordered(
+        a: np.ndarray,
+    ) -> np.ndarray:  # order-preserving map to unsigned integers
         if dtype.kind == "u":
             return a
         u = a.view(udt)
@@ -162,29 +232,29 @@ def _label_keys(x3: np.ndarray) -> tuple[np.ndarray, Decoder]:
         return np.where(u & sign, u & ~sign, ~u).view(dtype)
 
     if dtype.kind in "ub" and c == 1:
-        return x3[:, :, 0], lambda k, out: _copy_into(k, out[:, :, 0])
+        return x3[..., 0], lambda k, out: _copy_into(k, out[..., 0])
     if dtype.kind in "ub" and c * dtype.itemsize in (2, 3, 4, 8):
         return _byte_keys(x3)
     if c * bits <= 64:
         kbits = next(b for b in (8, 16, 32, 64) if b >= c * bits)
         kdt = np.dtype(f"u{kbits // 8}")
-        keys = np.zeros((h, w), kdt)
+        keys = np.zeros(spatial, kdt)
         for ch in range(c):
             if ch:
                 keys <<= kdt.type(bits)
-            keys |= ordered(np.ascontiguousarray(x3[:, :, ch])).astype(kdt)
+            keys |= ordered(np.ascontiguousarray(x3[..., ch])).astype(kdt)
         mask = (1 << bits) - 1
 
         def decode(k: np.ndarray, out: np.ndarray) -> None:
             for ch in range(c):
-                out[:, :, ch] = unordered((k >> kdt.type(bits * (c - 1 - ch))) & kdt.type(mask))
+                out[..., ch] = unordered((k >> kdt.type(bits * (c - 1 - ch))) & kdt.type(mask))
 
         return keys, decode
     # Too wide to pack: number the distinct pixels in lexicographic order.
-    flat = np.stack([ordered(x3[:, :, ch]).reshape(-1) for ch in range(c)], axis=-1)
+    flat = np.stack([ordered(x3[..., ch]).reshape(-1) for ch in range(c)], axis=-1)
     _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
     pixels = x3.reshape(-1, c)[first]
-    return inverse.reshape(h, w).astype(np.int64), lambda k, out: _copy_into(pixels[k], out)
+    return inverse.reshape(spatial).astype(np.int64), lambda k, out: _copy_into(pixels[k], out)
 
 
 def _byte_keys(x3: np.ndarray) -> tuple[np.ndarray, Decoder]:
@@ -194,25 +264,26 @@ def _byte_keys(x3: np.ndarray) -> tuple[np.ndarray, Decoder]:
     pass instead of a shift and an or per channel. Three-byte pixels are read as four bytes (the
     next pixel's first byte, shifted out) from a copy one byte longer.
     """
-    h, w, c = x3.shape
+    spatial, c = x3.shape[:-1], x3.shape[-1]
     width = c * x3.itemsize
     dtype = x3.dtype
     if dtype.itemsize > 1:  # channels of several bytes: make each one big-endian first
         x3 = x3.astype(dtype.newbyteorder(">"))
     if width == 3:
-        flat = np.empty(h * w * 3 + 1, np.uint8)
+        cells = math.prod(spatial)
+        flat = np.empty(cells * 3 + 1, np.uint8)
         flat[:-1] = x3.reshape(-1)
         flat[-1] = 0
-        four = np.ndarray((h, w), ">u4", flat, 0, (w * 3, 3))
-        keys = four.astype(np.uint32) >> np.uint32(8)
+        four = np.ndarray((cells,), ">u4", flat, 0, (3,))
+        keys = (four.astype(np.uint32) >> np.uint32(8)).reshape(spatial)
     else:
-        keys = np.ascontiguousarray(x3).view(f">u{width}")[:, :, 0].astype(f"u{width}")
+        keys = np.ascontiguousarray(x3).view(f">u{width}")[..., 0].astype(f"u{width}")
 
     def decode(k: np.ndarray, out: np.ndarray) -> None:
         kw = k.astype(f">u{4 if width == 3 else width}")
         raw = kw.view(np.uint8).reshape(*k.shape, -1)[..., -width:]
         big = raw.view(dtype.newbyteorder(">"))
         for ch in range(c):  # one channel at a time: long inner loops, not 3-byte ones
-            out[:, :, ch] = big[:, :, ch]
+            out[..., ch] = big[..., ch]
 
     return keys, decode

@@ -18,21 +18,75 @@ from poolcli.core.modes import DEFAULTS
 from poolcli.errors import WindowError
 
 Pair = tuple[int, int]
+Sizes = tuple[int, ...]
+
+# The spelling of an n-tuple in messages: "an (h, w) pair" is what 2-D users have always read.
+_TUPLE_NAMES = {1: "a (length,) tuple", 2: "an (h, w) pair", 3: "a (d, h, w) triple"}
+WINDOW_ARGS = ("kernel_size", "stride", "padding", "dilation", "output_size")
+
+
+def _tuple_name(n: int) -> str:
+    return _TUPLE_NAMES.get(n, f"a tuple of {n}")
+
+
+def as_tuple(value: object, name: str, n: int, *, minimum: int = 1) -> Sizes:
+    """``3`` -> ``(3,) * n``; an n-tuple stays; anything else raises :class:`WindowError`.
+
+    >>> as_tuple(2, "kernel_size", 3)
+    (2, 2, 2)
+    """
+    items = value if isinstance(value, (tuple, list)) else (value,) * n
+    if len(items) != n:
+        raise WindowError(f"{name} must be an int or {_tuple_name(n)}, got {value!r}")
+    out = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
+            raise WindowError(f"{name} must be an int or {_tuple_name(n)}, got {value!r}")
+        if item < minimum:
+            raise WindowError(f"{name} must be >= {minimum}, got {value!r}")
+        out.append(operator.index(item))
+    return tuple(out)
 
 
 def as_pair(value: object, name: str, *, minimum: int = 1) -> Pair:
     """``3`` -> ``(3, 3)``; ``(2, 3)`` -> ``(2, 3)``; anything else raises :class:`WindowError`."""
-    items = value if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) != 2:
-        raise WindowError(f"{name} must be an int or an (h, w) pair, got {value!r}")
-    pair = []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
-            raise WindowError(f"{name} must be an int or an (h, w) pair, got {value!r}")
-        if item < minimum:
-            raise WindowError(f"{name} must be >= {minimum}, got {value!r}")
-        pair.append(operator.index(item))
-    return pair[0], pair[1]
+    a, b = as_tuple(value, name, 2, minimum=minimum)
+    return a, b
+
+
+def spatial_axes(
+    kernel_size: object = DEFAULTS["kernel_size"],
+    stride: object = DEFAULTS["stride"],
+    padding: object = DEFAULTS["padding"],
+    dilation: object = DEFAULTS["dilation"],
+    output_size: object = DEFAULTS["output_size"],
+) -> int | None:
+    """How many spatial axes the window arguments pool: the length of the tuples among them.
+
+    ``None`` when every argument is a scalar (the caller's default: 2 for :func:`poolcli.pool`).
+    Tuples of different lengths raise :class:`WindowError`.
+
+    >>> spatial_axes(kernel_size=(2, 2, 2)), spatial_axes(kernel_size=3, stride=(2,))
+    (3, 1)
+    >>> spatial_axes(kernel_size=2) is None
+    True
+    """
+    given = dict(
+        zip(
+            WINDOW_ARGS,
+            (kernel_size, stride, padding, dilation, output_size),
+            strict=True,
+        )
+    )
+    lengths = {name: len(v) for name, v in given.items() if isinstance(v, (tuple, list))}
+    if len(set(lengths.values())) > 1:
+        said = ", ".join(f"{name}={given[name]!r}" for name in lengths)
+        raise WindowError(f"window arguments disagree on the number of spatial axes: {said}")
+    n = next(iter(lengths.values()), None)
+    if n is not None and not 1 <= n <= 3:
+        name = next(iter(lengths))
+        raise WindowError(f"{name} must have 1, 2 or 3 entries (spatial axes), got {given[name]!r}")
+    return n
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,22 +223,32 @@ def _check_windows(axis: Axis) -> None:
 
 @dataclass(frozen=True)
 class Window:
-    """Window arguments checked for everything that does not depend on the input's size."""
+    """Window arguments checked for everything that does not depend on the input's size.
 
-    kernel: Pair
-    stride: Pair
-    pads: tuple[int | str, int | str]
-    dilation: Pair
+    Every tuple has one entry per spatial axis (``len(kernel)`` of them).
+    """
+
+    kernel: Sizes
+    stride: Sizes
+    pads: tuple[int | str, ...]
+    dilation: Sizes
     ceil_mode: bool
-    output_size: tuple[int | None, int | None] | None
+    output_size: tuple[int | None, ...] | None
+
+    @property
+    def ndim(self) -> int:
+        """The number of spatial axes."""
+        return len(self.kernel)
 
     def describe(self) -> str:
+        def x(values: tuple) -> str:
+            return "x".join(str(v) for v in values)
+
         if self.output_size is not None:
-            return f"adaptive {self.output_size[0]}x{self.output_size[1]}"
-        k, s, d = self.kernel, self.stride, self.dilation
+            return f"adaptive {x(self.output_size)}"
         return (
-            f"kernel {k[0]}x{k[1]}, stride {s[0]}x{s[1]}, padding {self.pads[0]}x{self.pads[1]},"
-            f" dilation {d[0]}x{d[1]}"
+            f"kernel {x(self.kernel)}, stride {x(self.stride)}, padding {x(self.pads)},"
+            f" dilation {x(self.dilation)}"
         )
 
 
@@ -195,42 +259,58 @@ def check_window(
     dilation: object = DEFAULTS["dilation"],
     ceil_mode: bool = DEFAULTS["ceil_mode"],
     output_size: object = DEFAULTS["output_size"],
+    *,
+    ndim: int | None = None,
 ) -> Window:
     """Validate the window arguments of :func:`poolcli.pool` that are wrong for any image.
 
+    ``ndim`` is the number of spatial axes; by default the length of the tuples among the
+    arguments (:func:`spatial_axes`), else 2.
+
     >>> check_window(3, 2, 1).describe()
     'kernel 3x3, stride 2x2, padding 1x1, dilation 1x1'
+    >>> check_window((2, 2, 2)).describe()
+    'kernel 2x2x2, stride 2x2x2, padding 0x0x0, dilation 1x1x1'
     """
+    found = spatial_axes(kernel_size, stride, padding, dilation, output_size)
+    n = ndim or found or 2
+    if found is not None and found != n:
+        raise WindowError(
+            f"the window arguments have {found} spatial axes, the input {n}"
+            f" (kernel_size {kernel_size!r}, output_size {output_size!r})"
+        )
     if output_size is not None:
         given = (kernel_size, stride, padding, dilation, ceil_mode)
         names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
-        if given != tuple(DEFAULTS[n] for n in names):
+        if given != tuple(DEFAULTS[name] for name in names):
             raise WindowError(
                 "output_size (adaptive pooling) excludes kernel_size, stride, padding,"
                 " dilation and ceil_mode"
             )
-        items = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
-        if len(items) != 2:
-            raise WindowError(f"output_size must be an int or an (h, w) pair, got {output_size!r}")
+        items = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * n
+        if len(items) != n:
+            raise WindowError(
+                f"output_size must be an int or {_tuple_name(n)}, got {output_size!r}"
+            )
         # None keeps that axis's size, as in PyTorch's adaptive pools.
         for item in items:
             if item is not None:
-                as_pair(item, "output_size")
-        one = (1, 1)
-        return Window(one, one, (0, 0), one, False, (items[0], items[1]))
-    k = as_pair(kernel_size, "kernel_size")
-    s = k if stride is None else as_pair(stride, "stride")
-    d = as_pair(dilation, "dilation")
+                as_tuple(item, "output_size", 1)
+        one = (1,) * n
+        return Window(one, one, (0,) * n, one, False, tuple(items))
+    k = as_tuple(kernel_size, "kernel_size", n)
+    s = k if stride is None else as_tuple(stride, "stride", n)
+    d = as_tuple(dilation, "dilation", n)
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
             raise WindowError(
-                f"padding must be an int, an (h, w) pair, 'same' or 'valid', got {padding!r}"
+                f"padding must be an int, {_tuple_name(n)}, 'same' or 'valid', got {padding!r}"
             )
         if padding == "same" and ceil_mode:
             raise WindowError("padding='same' fixes the output size; ceil_mode does not apply")
-        pads: tuple[int | str, int | str] = (0, 0) if padding == "valid" else ("same", "same")
+        pads: tuple[int | str, ...] = (0,) * n if padding == "valid" else ("same",) * n
     else:
-        pads = as_pair(padding, "padding", minimum=0)
+        pads = as_tuple(padding, "padding", n, minimum=0)
         for pad, kernel, dil in zip(pads, k, d, strict=True):
             eff = dil * (kernel - 1) + 1
             if pad > eff // 2:
@@ -242,31 +322,45 @@ def check_window(
 
 
 def make_axes(
-    shape_hw: tuple[int, int],
+    shape: tuple[int, ...],
     kernel_size: object = DEFAULTS["kernel_size"],
     stride: object = DEFAULTS["stride"],
     padding: object = DEFAULTS["padding"],
     dilation: object = DEFAULTS["dilation"],
     ceil_mode: bool = DEFAULTS["ceil_mode"],
     output_size: object = DEFAULTS["output_size"],
-) -> tuple[Axis, Axis]:
-    """Validate the window arguments of :func:`poolcli.pool` and build both axes.
+) -> tuple[Axis, ...]:
+    """Validate the window arguments of :func:`poolcli.pool` and build one axis per entry of
+    ``shape`` (the spatial sizes: ``(L,)``, ``(H, W)`` or ``(D, H, W)``).
 
     >>> rows, cols = make_axes((5, 4), kernel_size=2)
     >>> rows.out, cols.out
     (2, 2)
+    >>> [a.out for a in make_axes((5, 4, 3), kernel_size=(3, 2, 1), stride=1)]
+    [3, 3, 3]
     """
-    win = check_window(kernel_size, stride, padding, dilation, ceil_mode, output_size)
-    h, w = shape_hw
-    if h < 1 or w < 1:
-        raise WindowError(f"input {h}x{w} is empty: no window fits")
+    win = check_window(
+        kernel_size, stride, padding, dilation, ceil_mode, output_size, ndim=len(shape)
+    )
+    if min(shape) < 1:
+        raise WindowError(f"input {'x'.join(map(str, shape))} is empty: no window fits")
     if win.output_size is not None:
-        oh, ow = win.output_size
-        return adaptive_axis(h, h if oh is None else oh), adaptive_axis(w, w if ow is None else ow)
-    k, s, d, pads = win.kernel, win.stride, win.dilation, win.pads
+        return tuple(
+            adaptive_axis(n, n if o is None else o)
+            for n, o in zip(shape, win.output_size, strict=True)
+        )
     try:
-        rows = regular_axis(h, k[0], s[0], pads[0], d[0], win.ceil_mode)
-        cols = regular_axis(w, k[1], s[1], pads[1], d[1], win.ceil_mode)
+        return tuple(
+            regular_axis(n, *args, win.ceil_mode)
+            for n, *args in zip(shape, win.kernel, win.stride, win.pads, win.dilation, strict=True)
+        )
     except WindowError as err:
-        raise WindowError(f"{err} (input {h}x{w}, {win.describe()})") from None
-    return rows, cols
+        raise WindowError(f"{err} (input {'x'.join(map(str, shape))}, {win.describe()})") from None
+
+
+def unit_axis() -> Axis:
+    """One window of one cell on an axis of one cell: a spatial axis that pools nothing.
+
+    A signal ``(L, C)`` is pooled as the image ``(L, 1, C)`` with this axis for columns.
+    """
+    return regular_axis(1, 1, 1, 0, 1, False)

@@ -5,16 +5,19 @@ whole image (:func:`poolcli.core.geometry.make_axes`), then pools each block's i
 its slice of those windows through these functions, so every output cell is computed by the same
 code, from the same cells, in the same order as by :func:`poolcli.core.pool.pool`.
 
-Each kernel takes ``x3``, an ``(H, W, C)`` array (bools as 0/1 ``uint8``), the row and column
-:class:`~poolcli.core.geometry.Axis`, and ``workers`` (threads); call it inside
-:func:`quiet_floats`.
+:func:`pool_axes` pools one block as :func:`poolcli.core.pool.pool` pools a whole array: an array
+of ``len(axes)`` spatial axes and at most one channel axis, with the block's windows (one
+:class:`~poolcli.core.geometry.Axis` per spatial axis), whatever its mode. The kernels under it
+take ``x3``, a ``(*spatial, C)`` array of two or more spatial axes (bools as 0/1 ``uint8``; a
+signal as an image one cell wide), the axes, and ``workers`` (threads); call them inside
+:func:`quiet_floats`. :func:`spatial_ndim` and :func:`check_input` validate as ``pool`` does.
 """
 
 from poolcli.core.bands import quiet_floats
 from poolcli.core.gather import order_stat
 from poolcli.core.lp import exact_abs, lp
 from poolcli.core.order import NETWORK_MAX_TAPS, network
-from poolcli.core.pool import DTYPES, check_input, result_dtype
+from poolcli.core.pool import DTYPES, check_input, pool_axes, result_dtype, spatial_ndim
 from poolcli.core.separable import _sum_dtype as sum_dtype
 from poolcli.core.separable import extreme, int64_sum, pow2_at_most, sum_avg
 
@@ -31,9 +34,11 @@ __all__ = [
     "lp",
     "network",
     "order_stat",
+    "pool_axes",
     "pow2_at_most",
     "quiet_floats",
     "result_dtype",
+    "spatial_ndim",
     "sum_avg",
     "sum_dtype",
 ]

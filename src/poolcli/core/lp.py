@@ -9,35 +9,38 @@ from __future__ import annotations
 import numpy as np
 
 from poolcli.core.geometry import Axis
-from poolcli.core.separable import divisor, largest_magnitude, reduce_separable
+from poolcli.core.separable import (
+    divisor,
+    largest_magnitude,
+    reduce_separable,
+    window_taps,
+)
 
 
-def lp(x3: np.ndarray, rows: Axis, cols: Axis, p: float, workers: int) -> np.ndarray:
+def lp(x3: np.ndarray, axes: tuple[Axis, ...], p: float, workers: int) -> np.ndarray:
     f64 = np.dtype(np.float64)
-    if _powers_fit(x3, p, rows.taps * cols.taps):
+    if _powers_fit(x3, p, window_taps(axes)):
 
         def prepare(band: np.ndarray) -> np.ndarray:
             v = np.abs(band.astype(np.float64))
             return v * v if p == 2.0 else v**p
 
         def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
-            mean = s / divisor(rows, cols, False, lo, hi)
+            mean = s / divisor(axes, False, lo, hi)
             return _round_to(np.sqrt(mean) if p == 2.0 else mean ** (1.0 / p), x3.dtype)
 
-        return reduce_separable(
-            x3, rows, cols, np.add, f64, 0.0, workers, finish, x3.dtype, prepare
-        )
+        return reduce_separable(x3, axes, np.add, f64, 0.0, workers, finish, x3.dtype, prepare)
 
     # |x|**p would overflow or underflow: sum the powers as logarithms instead.
     def log_prepare(band: np.ndarray) -> np.ndarray:
         return p * np.log(np.abs(band.astype(np.float64)))
 
     def log_finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        log_mean = s - np.log(divisor(rows, cols, False, lo, hi))
+        log_mean = s - np.log(divisor(axes, False, lo, hi))
         return _round_to(np.exp(log_mean / p), x3.dtype)
 
     return reduce_separable(
-        x3, rows, cols, np.logaddexp, f64, -np.inf, workers, log_finish, x3.dtype, log_prepare
+        x3, axes, np.logaddexp, f64, -np.inf, workers, log_finish, x3.dtype, log_prepare
     )
 
 

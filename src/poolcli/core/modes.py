@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "count_include_pad": True,
     "output_size": None,
     "p": 2.0,
+    "background": 0,
 }
 
 
@@ -58,6 +59,12 @@ MODES: dict[str, ModeInfo] = {
             separable=False,
         ),
         ModeInfo("lp", "Power mean (mean(|x|**p))**(1/p), p > 0 (p=2 by default).", params=("p",)),
+        ModeInfo(
+            "sparse",
+            "Mode without the background (0 by default): it wins only a window of nothing else.",
+            separable=False,
+            params=("background",),
+        ),
     )
 }
 _ALIASES = {alias: m.name for m in MODES.values() for alias in (m.name, *m.aliases)}

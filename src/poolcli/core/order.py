@@ -144,7 +144,10 @@ def middle_mean(
 
 
 def median_of_taps(
-    taps: Sequence[np.ndarray], dtype: np.dtype, out: np.ndarray, scratch: Scratch | None = None
+    taps: Sequence[np.ndarray],
+    dtype: np.dtype,
+    out: np.ndarray,
+    scratch: Scratch | None = None,
 ) -> None:
     """Median of ``n`` same-shaped arrays, elementwise, into ``out`` (NaN propagates)."""
     n = len(taps)
@@ -183,6 +186,52 @@ def mode_of_taps(
     else:
         _mode_of_sorted(v, out)
     _recycle(v, taps, scratch)
+
+
+# Keys of sparse mode: a background tap becomes a value past every real key, a different one for
+# each tap, so background never makes a run (it wins no tie against a real label, which is
+# smaller) and a window of background only is recognised by its result. Keys of 8 bytes have no
+# room left: those windows are gathered (core._gathered leaves background out of the count).
+_SPARSE_WIDER = {
+    np.dtype(np.uint8): np.dtype(np.uint16),
+    np.dtype(np.uint16): np.dtype(np.uint32),
+    np.dtype(np.uint32): np.dtype(np.uint64),
+    np.dtype(np.int64): np.dtype(np.int64),  # label numbers: small non-negative integers
+}
+
+
+def sparse_fits(dtype: np.dtype) -> bool:
+    """Whether :func:`sparse_mode_of_taps` takes keys of ``dtype``."""
+    return np.dtype(dtype) in _SPARSE_WIDER
+
+
+def sparse_mode_of_taps(
+    taps: Sequence[np.ndarray],
+    background: Sequence[np.ndarray],
+    out: np.ndarray,
+    scratch: Scratch | None = None,
+) -> np.ndarray:
+    """Most frequent of the taps whose ``background`` mask is False, elementwise, into ``out``.
+
+    Ties go to the smallest value. Returns where every tap is background (``out`` holds 0
+    there).
+    """
+    scratch = scratch or Scratch()
+    wide = _SPARSE_WIDER[np.dtype(taps[0].dtype)]
+    top = int(np.iinfo(wide).max)
+    marked = []
+    for j, (tap, bg) in enumerate(zip(taps, background, strict=True)):
+        t = scratch.get(tap.shape, wide)
+        np.copyto(t, tap, casting="unsafe")
+        np.copyto(t, wide.type(top - j), where=bg)
+        marked.append(t)
+    best = scratch.get(out.shape, wide)
+    mode_of_taps(marked, best, scratch)
+    empty = best > top - len(taps)
+    np.copyto(best, 0, where=empty)
+    np.copyto(out, best, casting="unsafe")
+    scratch.put(best, *marked)
+    return empty
 
 
 def _mode_of_sorted(v: Sequence[np.ndarray], best: np.ndarray) -> None:
@@ -238,4 +287,6 @@ __all__ = [
     "mode_sorted",
     "network",
     "sort_taps",
+    "sparse_fits",
+    "sparse_mode_of_taps",
 ]

@@ -1,15 +1,18 @@
 """The separable kernels: max and min (:func:`extreme`), sum and avg (:func:`sum_avg`).
 
-Windows are rectangles, so these reduce the rows of every window first (whole contiguous image
-rows per tap, so NumPy's SIMD loops run), then the columns (one channel plane at a time, so the
-inner loop runs along the long axis, not along the 3 channels). Each tap is a strided view, never
-a copy; padding is never materialised: a tap only touches the outputs whose window really covers
-a cell. Integer averages are exact: sums accumulate in the narrowest integer type that cannot
-overflow, then ``(2*sum + n) // (2*n)`` rounds half up. Nothing ever wraps.
+Windows are boxes, so these reduce one spatial axis after the other: the rows of every window
+first (whole contiguous image rows per tap, or a volume's whole planes, so NumPy's SIMD loops
+run), then each middle axis of a volume (whole rows per tap), then the columns (one channel
+plane at a time, so the inner loop runs along the long axis, not along the 3 channels). Each tap
+is a strided view, never a copy; padding is never materialised: a tap only touches the outputs
+whose window really covers a cell. Integer averages are exact: sums accumulate in the narrowest
+integer type that cannot overflow, then ``(2*sum + n) // (2*n)`` rounds half up. Nothing ever
+wraps.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -83,9 +86,8 @@ def _reduce_axis(
 
 
 def reduce_separable(
-    x3: np.ndarray,
-    rows: Axis,
-    cols: Axis,
+    x: np.ndarray,
+    axes: tuple[Axis, ...],
     op: np.ufunc,
     acc: np.dtype,
     identity: Any,
@@ -94,27 +96,53 @@ def reduce_separable(
     out_dtype: np.dtype,
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Rows then columns, band by band. ``finish(acc_band, lo, hi)`` turns sums into results."""
-    h, w, c = x3.shape
-    out = np.empty((rows.out, cols.out, c), out_dtype)
+    """One spatial axis after the other, band by band of the first axis's outputs.
+
+    ``x`` is ``(*spatial, C)`` with two or more spatial axes. A band reduces the first axis on
+    whole contiguous rows (for a volume: whole planes), each middle axis on contiguous runs of
+    the axes after it, and the last axis as an image's columns. ``finish(acc_band, lo, hi)``
+    turns sums into results; ``acc_band`` is ``(cells before the last axis, last, C)``.
+    """
+    rows, mids, cols = axes[0], axes[1:-1], axes[-1]
+    sizes, c = x.shape[:-1], x.shape[-1]
+    inner = math.prod(sizes[1:]) * c
+    out = np.empty((*(a.out for a in axes), c), out_dtype)
     scratch = Scratch()
 
     def run(lo: int, hi: int) -> None:
         first, last = rows.span(lo, hi)
-        src = x3[first:last].reshape(last - first, w * c)
+        src = x[first:last].reshape(last - first, inner)
         if prepare is not None:
             src = prepare(src)
-        stage = scratch.get((hi - lo, w * c), acc)
+        stage = scratch.get((hi - lo, inner), acc)
         _reduce_axis(src, rows, 0, lo, hi, first, op, identity, stage)
-        stage3 = stage.reshape(hi - lo, w, c)
-        target = out[lo:hi] if finish is None else scratch.get((hi - lo, cols.out, c), acc)
+        cells = hi - lo  # the outputs so far, times the axes reduced
+        for k, ax in enumerate(mids, start=1):
+            after = math.prod(sizes[k + 1 :]) * c
+            reduced = scratch.get((cells, ax.out, after), acc)
+            _reduce_axis(
+                stage.reshape(cells, ax.size, after),
+                ax,
+                1,
+                0,
+                ax.out,
+                0,
+                op,
+                identity,
+                reduced,
+            )
+            scratch.put(stage)
+            stage, cells = reduced, cells * ax.out
+        stage3 = stage.reshape(cells, cols.size, c)
+        band = out[lo:hi].reshape(cells, cols.out, c)
+        target = band if finish is None else scratch.get((cells, cols.out, c), acc)
         _reduce_cols(stage3, cols, op, identity, target, scratch)
         if finish is not None:
-            out[lo:hi] = finish(target, lo, hi)
+            band[...] = finish(target, lo, hi)
             scratch.put(target)
         scratch.put(stage)
 
-    for_bands(rows, w * c * acc.itemsize, workers, run)
+    for_bands(rows, inner * acc.itemsize, workers, run)
     return out
 
 
@@ -161,13 +189,13 @@ def _reduce_cols(
     scratch.put(m)
 
 
-def extreme(x3: np.ndarray, rows: Axis, cols: Axis, name: str, workers: int) -> np.ndarray:
+def extreme(x3: np.ndarray, axes: tuple[Axis, ...], name: str, workers: int) -> np.ndarray:
     dt = x3.dtype
     if name == "max":
         op, identity = np.maximum, (-np.inf if dt.kind == "f" else np.iinfo(dt).min)
     else:
         op, identity = np.minimum, (np.inf if dt.kind == "f" else np.iinfo(dt).max)
-    return reduce_separable(x3, rows, cols, op, dt, identity, workers, None, dt)
+    return reduce_separable(x3, axes, op, dt, identity, workers, None, dt)
 
 
 def _sum_dtype(dtype: np.dtype, taps: int, lo: int, hi: int) -> np.dtype:
@@ -193,13 +221,17 @@ def int64_sum(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return s.astype(np.int64)
 
 
-def divisor(rows: Axis, cols: Axis, include_pad: bool, lo: int, hi: int) -> int | np.ndarray:
-    """Cells each window of output rows ``lo..hi-1`` divides by: an int when all are equal."""
-    r = (rows.padded_count if include_pad else rows.real_count)[lo:hi]
-    c = cols.padded_count if include_pad else cols.real_count
-    if r.min() == r.max() and c.min() == c.max():
-        return int(r[0]) * int(c[0])
-    return (r[:, None] * c[None, :])[:, :, None].astype(np.int64)
+def divisor(axes: tuple[Axis, ...], include_pad: bool, lo: int, hi: int) -> int | np.ndarray:
+    """Cells each window of first-axis outputs ``lo..hi-1`` divides by: an int when all are
+    equal, else ``(cells before the last axis, last, 1)`` as the band's accumulator."""
+    counts = [a.padded_count if include_pad else a.real_count for a in axes]
+    counts[0] = counts[0][lo:hi]
+    if all(c.min() == c.max() for c in counts):
+        return math.prod(int(c[0]) for c in counts)
+    total = counts[0]
+    for c in counts[1:]:
+        total = np.multiply.outer(total, c)
+    return total.reshape(-1, counts[-1].size, 1).astype(np.int64)
 
 
 def _value_range(x3: np.ndarray) -> tuple[int, int]:
@@ -211,8 +243,7 @@ def _value_range(x3: np.ndarray) -> tuple[int, int]:
 
 def sum_avg(
     x3: np.ndarray,
-    rows: Axis,
-    cols: Axis,
+    axes: tuple[Axis, ...],
     name: str,
     include_pad: bool,
     workers: int,
@@ -220,30 +251,30 @@ def sum_avg(
     if x3.dtype.kind in "fO":
         acc = np.dtype(np.float64) if x3.dtype.kind == "f" else x3.dtype
     else:
-        acc = _sum_dtype(x3.dtype, rows.taps * cols.taps, *_value_range(x3))
+        acc = _sum_dtype(x3.dtype, window_taps(axes), *_value_range(x3))
     if name == "sum":
         if acc.kind == "O":
-            return reduce_separable(x3, rows, cols, np.add, acc, 0, workers, int64_sum, np.int64)
+            return reduce_separable(x3, axes, np.add, acc, 0, workers, int64_sum, np.int64)
         out_dtype = np.dtype(np.float64 if x3.dtype.kind == "f" else np.int64)
-        return reduce_separable(x3, rows, cols, np.add, acc, 0, workers, None, out_dtype)
+        return reduce_separable(x3, axes, np.add, acc, 0, workers, None, out_dtype)
     if x3.dtype.kind == "f":
         # Sums of float64 values near the top of the range overflow: divide by a power of two
         # first (exact), multiply the averages back.
         top = largest_magnitude(x3)
-        scale = pow2_at_most(top) if top * rows.taps * cols.taps > np.finfo(acc).max else 1.0
+        scale = pow2_at_most(top) if top * window_taps(axes) > np.finfo(acc).max else 1.0
         prepare = None if scale == 1.0 else (lambda band: band / scale)
 
         def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
-            s /= divisor(rows, cols, include_pad, lo, hi)  # an IEEE division, in place
+            s /= divisor(axes, include_pad, lo, hi)  # an IEEE division, in place
             if scale != 1.0:
                 s *= scale
             return s
 
-        return reduce_separable(x3, rows, cols, np.add, acc, 0, workers, finish, x3.dtype, prepare)
+        return reduce_separable(x3, axes, np.add, acc, 0, workers, finish, x3.dtype, prepare)
     else:
 
         def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
-            n = divisor(rows, cols, include_pad, lo, hi)
+            n = divisor(axes, include_pad, lo, hi)
             if isinstance(n, int):  # one divisor for the whole band: scalar arithmetic
                 k = n
                 if k & (k - 1) == 0:  # a power of two: round half up with a shift
@@ -257,7 +288,12 @@ def sum_avg(
             n = n.astype(acc, copy=False)
             return (2 * s + n) // (2 * n)
 
-    return reduce_separable(x3, rows, cols, np.add, acc, 0, workers, finish, x3.dtype)
+    return reduce_separable(x3, axes, np.add, acc, 0, workers, finish, x3.dtype)
+
+
+def window_taps(axes: tuple[Axis, ...]) -> int:
+    """Taps of one window: the product of every axis's."""
+    return math.prod(a.taps for a in axes)
 
 
 def largest_magnitude(x3: np.ndarray) -> float:
