@@ -45,3 +45,24 @@ def test_first_setup_command_pools_the_sample(tmp_path: Path) -> None:
         assert got.size == (src.width // 2, src.height // 2)
         assert got.mode == src.mode
     assert "512x512x3" in proc.stderr and "256x256x3" in proc.stderr  # the table on stderr
+
+
+def test_python_examples_written_as_doctests_run() -> None:
+    """Every ```python block of the README written as a doctest (``>>>`` lines) runs, in order,
+    in one namespace, and prints what the README says."""
+    import doctest
+    import os
+
+    blocks = [b.split("```", 1)[0] for b in README.split("```python\n")[1:]]
+    session = "".join(b for b in blocks if b.lstrip().startswith(">>>"))
+    assert 'poolcli.pool(labels, "sparse"' in session  # the Signals and volumes examples
+    test = doctest.DocTestParser().get_doctest(session, {}, "README.md", str(ROOT / "README.md"), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    report: list[str] = []
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)
+        runner.run(test, out=report.append)
+    finally:
+        os.chdir(cwd)
+    assert runner.failures == 0, "".join(report)
