@@ -124,3 +124,19 @@ def test_sparse_is_one_registry_entry() -> None:
     info = poolcli.MODES["sparse"]
     assert info.params == ("background",) and not info.separable
     assert "background" in info.summary
+
+
+def test_sparse_of_a_tensor_says_to_pool_numpy() -> None:
+    """The torch backend has no sparse mode: one clear line, not another mode's values."""
+    torch = pytest.importorskip("torch")
+    with pytest.raises(UnsupportedError, match="no sparse mode"):
+        poolcli.pool(torch.zeros((4, 4), dtype=torch.uint8), "sparse")
+    with pytest.raises(UnsupportedError, match="no sparse mode"):
+        poolcli.pool(np.zeros((4, 4), np.uint8), "sparse", device="cpu")
+
+
+def test_sparse_batch_keeps_the_background() -> None:
+    x = np.array([[[5, 5], [0, 1]], [[0, 0], [0, 0]]], np.uint8)
+    got = poolcli.pool(x, "sparse", batch=True, background=5)
+    assert got.tolist() == [[[0]], [[0]]]
+    assert poolcli.pool(x, "sparse", batch=True).tolist() == [[[5]], [[0]]]
