@@ -125,7 +125,13 @@ def pool_torch(
     if batch and t.ndim == 0:
         raise UnsupportedError("batch=True needs a leading batch axis, got a 0-d tensor")
     shape = tuple(int(n) for n in (t.shape[1:] if batch else t.shape))
-    kernels.check_input(name, shape, dtype, p)
+    ndim = kernels.spatial_ndim(name, shape, kernel_size, stride, padding, dilation, output_size)
+    kernels.check_input(name, shape, dtype, p, ndim=ndim)  # the core's errors, word for word
+    if ndim != 2:
+        raise UnsupportedError(
+            f"the torch backend pools images (2 spatial axes), not {ndim}: pool a NumPy array"
+            " (tensor.cpu().numpy())"
+        )
     try:
         axes = list(
             make_axes(shape[:2], kernel_size, stride, padding, dilation, ceil_mode, output_size)
