@@ -18,15 +18,15 @@ What it measures
   worker start-up, reading, pooling, encoding, writing, exit), into an empty folder:
 
   - ``poolcli -j 1`` and ``poolcli -j N``: ``poolcli max DIR --out-dir OUT -j J -q``, outputs
-    in the input's format (JPEG at Pillow's default quality 75, PNG at poolcli's level 1);
+    in the input's format (poolcli's defaults: JPEG quality 90, PNG deflate level 1);
   - ``poolcli 1 CPU`` (``--one-cpu``): ``-j 1`` with ``POOLCLI_THREADS=1``: one process and
     one thread, no reading ahead on a second core: what one CPU does;
   - ``pyvips -j N``: the script a user would write, a ``multiprocessing.Pool(N)`` mapping a
     function over the files that opens each one (``access="sequential"``), takes the 2x2
     max (``rank`` aligned like poolcli's windows, then ``subsample``; ``--mode avg``:
-    ``shrink`` in float, rounded half up) and writes it in the same format with libvips'
-    defaults (JPEG Q 75; PNG compression 6, no filter). libvips' own thread pool is left at
-    its default, as a user would.
+    ``shrink`` in float, rounded half up) and writes it in the same format at poolcli's
+    settings (JPEG ``Q=90``, PNG ``compression=1``; libvips' other defaults). libvips' own
+    thread pool is left at its default, as a user would.
 * Rounds: one untimed warm-up of each contender, then R rounds; each round runs every
   contender once, in an order rotated round by round, so drift (other load, thermal) spreads
   over all of them. The table gives the median, the spread (min-max), files per second and
@@ -81,7 +81,9 @@ def one(name):
     else:
         out = (im.cast("float").shrink(2, 2) + 0.5).floor().cast("uchar")
     stem, ext = os.path.splitext(name)
-    out.write_to_file(os.path.join(out_dir, f"{stem}_{op}2{ext}"))
+    # poolcli's defaults: JPEG quality 90, PNG deflate level 1
+    params = {"Q": 90} if ext.lower() in (".jpg", ".jpeg") else {"compression": 1}
+    out.write_to_file(os.path.join(out_dir, f"{stem}_{op}2{ext}"), **params)
 
 
 if __name__ == "__main__":
