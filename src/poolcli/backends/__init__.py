@@ -101,7 +101,9 @@ def pool(
         ``sparse`` only: the background value (default 0). A cell (all its channels) equal to it
         never wins unless its whole window is background.
     threads : int, optional
-        Worker threads for large inputs (default: the CPU count).
+        Worker threads (default: the CPUs this process may use, see
+        :mod:`poolcli.core.cpus`: affinity, cgroup quota, ``POOLCLI_THREADS``; one thread per
+        16 MiB of input, so small arrays run on one).
     batch : bool
         ``x`` is a batch ``(N, H, W[, C])`` of images, each pooled on its own (NumPy arrays and
         tensors). Declared, never guessed: ``(N, H, W)`` and ``(H, W, C)`` look alike.

@@ -19,12 +19,12 @@ block with the array's windows. This module takes NumPy arrays only; :func:`pool
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
 from poolcli.core.bands import quiet_floats
+from poolcli.core.cpus import threads_for
 from poolcli.core.gather import order_stat
 from poolcli.core.geometry import Axis, Window, check_window, make_axes, spatial_axes, unit_axis
 from poolcli.core.lp import exact_abs, lp
@@ -36,8 +36,6 @@ DTYPES = tuple(
     np.dtype(t)
     for t in ("bool", "uint8", "uint16", "int16", "int32", "int64", "float32", "float64")
 )
-# Below this many input bytes threads cost more than they save.
-THREAD_MIN_BYTES = 1 << 21
 
 
 def output_shape(
@@ -246,7 +244,9 @@ def _workers(threads: int | None, nbytes: int) -> int:
         if threads < 1:
             raise UnsupportedError(f"threads must be >= 1, got {threads}")
         return threads
-    return (os.cpu_count() or 1) if nbytes >= THREAD_MIN_BYTES else 1
+    # The process's CPU budget (affinity, cgroup quota, POOLCLI_THREADS), one thread per
+    # cpus.BYTES_PER_THREAD of input: a batch worker's small images run on one thread.
+    return threads_for(nbytes)
 
 
 __all__ = [

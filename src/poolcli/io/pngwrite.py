@@ -33,7 +33,6 @@ exactly the chunks Pillow's writer would emit for the same image and arguments: 
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections.abc import Callable, Sequence
@@ -492,8 +491,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _cpus() -> int:
-    """CPUs this process may run on (a container's affinity mask, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+    """The process's CPU budget: affinity, cgroup quota, ``POOLCLI_THREADS``."""
+    from poolcli.core.cpus import budget
+
+    return budget()
