@@ -29,8 +29,10 @@ What it measures
     thread pool is left at its default, as a user would.
 * Rounds: one untimed warm-up of each contender, then R rounds; each round runs every
   contender once, in an order rotated round by round, so drift (other load, thermal) spreads
-  over all of them. The table gives the median, the spread (min-max), files per second and
-  the speedup over ``poolcli -j 1``.
+  over all of them. The table gives the median, the spread (min-max), files per second, the
+  speedup over ``poolcli -j 1`` and the median CPU time (user + system of the process and its
+  workers: on a machine shared with other work, a program with more threads takes a larger
+  share of the CPUs, so wall times alone flatter it).
 * Exactness: poolcli's outputs at every ``-j`` are compared byte for byte with ``-j 1``'s;
   pyvips's PNG outputs are decoded and compared with poolcli's pixels (its JPEGs are encoded
   by another libjpeg setup: sizes only).
@@ -44,6 +46,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -173,15 +176,19 @@ def contenders(jobs: int, mode: str, one_cpu: bool, vips: bool) -> dict[str, tup
     return found
 
 
-def run_once(cmd: list[str], out: Path, env: dict[str, str]) -> float:
+def run_once(cmd: list[str], out: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the process and its waited-for children)."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, env={**os.environ, **env})
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
-    return wall
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def same_bytes(a: Path, b: Path) -> bool:
@@ -219,15 +226,19 @@ def bench(src: Path, fmt: str, runs: dict[str, tuple], rounds: int, workdir: Pat
         label: sum(p.stat().st_size for p in outs[label].iterdir()) / 1e6 for label in labels
     }
     walls: dict[str, list[float]] = {label: [] for label in labels}
+    cpus: dict[str, list[float]] = {label: [] for label in labels}
     idle_before = idle_share()
     for r in range(rounds):
         order = labels[r % len(labels) :] + labels[: r % len(labels)]
         for label in order:
             build, env = runs[label]
-            walls[label].append(run_once(build(src, outs[label]), outs[label], env))
+            wall, cpu = run_once(build(src, outs[label]), outs[label], env)
+            walls[label].append(wall)
+            cpus[label].append(cpu)
     idle_after = idle_share()
     return {
         "walls": walls,
+        "cpu": cpus,
         "medians": {label: statistics.median(w) for label, w in walls.items()},
         "checks": checks,
         "output_mb": out_mb,
@@ -239,13 +250,17 @@ def print_table(fmt: str, count: int, res: dict) -> None:
     medians = res["medians"]
     first = next(iter(medians))
     print(f"\n{count} {fmt.upper()}s:\n")
-    print("| contender | median s | min-max s | files/s | vs poolcli -j 1 | output MB | outputs |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print(
+        "| contender | median s | min-max s | files/s | vs poolcli -j 1 | CPU s | output MB"
+        " | outputs |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for label, median in medians.items():
         w = res["walls"][label]
+        cpu = statistics.median(res["cpu"][label])
         print(
             f"| {label} | {median:.3f} | {min(w):.3f}-{max(w):.3f} | {count / median:.0f} | "
-            f"{medians[first] / median:.2f}x | {res['output_mb'][label]:.1f} | "
+            f"{medians[first] / median:.2f}x | {cpu:.2f} | {res['output_mb'][label]:.1f} | "
             f"{res['checks'][label]} |"
         )
     before, after = res["idle"]

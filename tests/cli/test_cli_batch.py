@@ -117,7 +117,11 @@ def test_a_quoted_pattern_and_the_tree_below_its_fixed_part(tree: Path) -> None:
 
 
 def test_jobs_give_the_same_bytes_and_records(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 1)  # small files, yet two processes
+    used: list[int] = []
+    run = workers.run
+    monkeypatch.setattr(
+        workers, "run", lambda todo, **kw: used.append(kw["workers"]) or run(todo, **kw)
+    )
     runs = {}
     for jobs in (1, 2):
         result = invoke("median", tree, "-r", "--out-dir", f"j{jobs}", "-j", jobs, "--json")
@@ -129,6 +133,7 @@ def test_jobs_give_the_same_bytes_and_records(tree: Path, monkeypatch: pytest.Mo
             ),
             key=lambda r: r["input"],
         )
+    assert used == [1, 2]  # small files, yet two processes: -j is the user's decision
     assert runs[1] == runs[2] and len(runs[1]) == 5
     assert files(Path("j1")) == files(Path("j2"))
     for name in files(Path("j1")):

@@ -10,15 +10,15 @@ from poolcli.io.commits import Commits
 def test_commits_run_in_order_on_another_thread() -> None:
     seen: list[tuple[int, str]] = []
     with Commits() as commits:
-        futures = [
+        for i in range(20):
             commits.submit(
-                lambda i=i: seen.append((i, threading.current_thread().name)), lambda: None
+                i, lambda i=i: seen.append((i, threading.current_thread().name)), lambda: None
             )
-            for i in range(20)
-        ]
+        for i in range(20):
+            commits.wait(i)
+            assert commits.done(i)  # forgotten once waited for
     assert [i for i, _ in seen] == list(range(20))
     assert all(name.startswith("poolcli-commit") for _, name in seen)
-    assert all(f.done() and f.exception() is None for f in futures)
 
 
 def test_an_error_stays_with_its_commit() -> None:
@@ -26,29 +26,42 @@ def test_an_error_stays_with_its_commit() -> None:
         raise OSError(28, "No space left on device")
 
     with Commits() as commits:
-        bad = commits.submit(fail, lambda: None)
-        good = commits.submit(lambda: None, lambda: None)
-    with pytest.raises(OSError, match="No space"):
-        bad.result()
-    assert good.result() is None
+        commits.submit("bad", fail, lambda: None)
+        commits.submit("good", lambda: None, lambda: None)
+        commits.wait("good")
+        with pytest.raises(OSError, match="No space"):
+            commits.wait("bad")
+        commits.wait("bad")  # forgotten: nothing more to say
+
+
+def test_done_says_whether_it_has_ended() -> None:
+    gate = threading.Event()
+    with Commits() as commits:
+        commits.submit("slow", lambda: gate.wait(10), lambda: None)
+        assert not commits.done("slow")
+        assert commits.done("never submitted")
+        gate.set()
+        commits.wait("slow")
 
 
 def test_cancel_abandons_what_has_not_started() -> None:
     started, release = threading.Event(), threading.Event()
     abandoned: list[int] = []
+    finished: list[int] = []
 
     def slow() -> None:
         started.set()
         release.wait(10)
+        finished.append(0)
 
     commits = Commits()
-    running = commits.submit(slow, lambda: abandoned.append(0))
-    later = [commits.submit(lambda: None, lambda i=i: abandoned.append(i)) for i in (1, 2)]
+    commits.submit(0, slow, lambda: abandoned.append(0))
+    for i in (1, 2):
+        commits.submit(i, lambda i=i: finished.append(i), lambda i=i: abandoned.append(i))
     started.wait(10)
     threading.Timer(0.05, release.set).start()
     commits.close(cancel=True)
-    assert running.done() and running.exception() is None  # the one running finishes
-    assert all(f.cancelled() for f in later)
+    assert finished == [0]  # the one running finishes
     assert abandoned == [1, 2]
 
 
@@ -61,8 +74,8 @@ def test_an_exception_in_the_block_cancels() -> None:
         gate.wait(10)
 
     with pytest.raises(KeyboardInterrupt), Commits() as commits:
-        commits.submit(first, lambda: abandoned.append("first"))
-        commits.submit(lambda: None, lambda: abandoned.append("second"))
+        commits.submit("first", first, lambda: abandoned.append("first"))
+        commits.submit("second", lambda: None, lambda: abandoned.append("second"))
         started.wait(10)
         threading.Timer(0.05, gate.set).start()
         raise KeyboardInterrupt

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import poolcli
-from poolcli.run import inputs, workers
+from poolcli.run import cpus, inputs, workers
 from poolcli.run.inputs import Source
 from poolcli.run.job import run_job
 from poolcli.run.plan import Job, PlanError, Recipe, make_plan
@@ -200,9 +200,7 @@ def test_stale_temporary_files_of_the_runs_own_outputs_are_removed(tmp_path: Pat
         p.write_bytes(b"half a file")
     (out / "b_max2.png").write_bytes(b"complete")  # killed between the rename and the unlink
     sources = [Source(str(write_image(tmp_path / f"{n}.png"))) for n in "ab"]
-    plan = make_plan(
-        sources, Recipe("max"), fields=FIELDS, out_dir=str(out), skip_existing=True
-    )
+    plan = make_plan(sources, Recipe("max"), fields=FIELDS, out_dir=str(out), skip_existing=True)
     assert [r.status for _, r in plan.done] == ["skipped"]  # b: its output exists
     assert sorted(plan.prepare()) == sorted(map(str, stale))
     assert sorted(p.name for p in out.iterdir()) == sorted(["b_max2.png"] + [p.name for p in kept])
@@ -227,8 +225,10 @@ def test_run_job_writes_what_the_library_gives_and_times_it(tmp_path: Path) -> N
     np.testing.assert_array_equal(pixels(tmp_path / "o.png"), pooled(src, "avg", **kwargs))
 
 
-def test_a_worker_pools_and_encodes_on_one_thread(tmp_path: Path, monkeypatch) -> None:
-    # Worker processes share the CPUs: each must keep to one thread for pooling and encoding.
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_worker_pools_and_encodes_on_its_share(tmp_path: Path, monkeypatch, threads) -> None:
+    # Worker processes share the CPUs: each keeps to its share for pooling and encoding
+    # (and a small image is pooled on one thread whatever the share).
     from poolcli.io import pngwrite, pooling
 
     calls: dict[str, dict] = {}
@@ -245,9 +245,9 @@ def test_a_worker_pools_and_encodes_on_one_thread(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(pooling, "pool_picture", pool_spy)
     monkeypatch.setattr(pngwrite, "encode_png", encode_spy)
     src = write_image(tmp_path / "a.png", size=(7, 9))
-    record = workers._work(job(src, tmp_path / "o.png"))
+    (record,) = workers._work([job(src, tmp_path / "o.png")], threads)
     assert record.status == "ok"
-    assert calls["pool"]["threads"] == 1 and calls["encode"]["threads"] == 1
+    assert calls["pool"]["threads"] == 1 and calls["encode"]["threads"] == threads
     np.testing.assert_array_equal(pixels(tmp_path / "o.png"), pooled(src, "max", kernel_size=2))
 
 
@@ -330,12 +330,32 @@ def test_stopping_early_cancels_the_rest(tmp_path: Path) -> None:
     assert not [p for p in written if p.name.endswith(".poolcli-tmp")]
 
 
-def test_workers_for_counts_bytes() -> None:
-    big = [Job("a", "b", Recipe("max"), size=workers.PARALLEL_MIN_BYTES)] * 3
-    assert workers.workers_for(big, 8) == 3
-    assert workers.workers_for(big, 2) == 2
-    assert workers.workers_for(big[:1], 8) == 1
-    assert workers.workers_for([], 8) == 1
+def test_plan_workers_keeps_an_explicit_count_and_sizes_the_default_by_pixels(
+    tmp_path: Path,
+) -> None:
+    side = 1 << 10  # 1 Mpx each: four files' worth of pixels per worker process
+    one = tmp_path / "big.png"
+    Image.new("RGB", (side, side)).save(one)
+    many = [Job(str(one), "o", Recipe("max"))] * 10
+    assert workers.plan_workers(many, 8) == cpus.Share(2, 4)  # 10 Mpx: two processes
+    assert workers.plan_workers(many, 8, asked=5) == cpus.Share(5, 1)  # the user's count
+    assert workers.plan_workers(many, 2, asked=8) == cpus.Share(8, 1)  # even above the budget
+    assert workers.plan_workers(many[:3], 8) == cpus.Share(1, 8)  # 3 Mpx: pooled here
+    assert workers.plan_workers(many[:1], 8, asked=3) == cpus.Share(1, 3)  # -j N: N threads
+    assert workers.plan_workers([], 4) == cpus.Share(1, 4)
+    bad = [Job(str(tmp_path / "missing.png"), "o", Recipe("max"))] * 10
+    assert workers.plan_workers(bad, 4) == cpus.Share(4, 1)  # unknown sizes count as large
+    urls = [Job("memory://a.png", "o", Recipe("max"))] * 3
+    assert workers.plan_workers(urls, 4) == cpus.Share(3, 1)
+
+
+def test_chunks_cover_every_job_once_in_order() -> None:
+    jobs = [Job(f"{i}.png", "o", Recipe("max")) for i in range(101)]
+    for n in (1, 2, 3, 16):
+        pieces = list(workers.chunks(jobs, n))
+        assert [j for piece in pieces for j in piece] == jobs
+        assert all(1 <= len(p) <= workers.CHUNK_MAX for p in pieces)
+        assert len(pieces[-1]) == 1  # the run ends with single files, so workers end together
 
 
 # --- fsspec URLs ----------------------------------------------------------------------------------
@@ -354,9 +374,7 @@ def test_memory_urls_in_and_out(tmp_path: Path) -> None:
             "memory:///poolcli-test/in/b.png",
             "memory:///poolcli-test/in/sub/a.png",
         ]
-        plan = make_plan(
-            sources, Recipe("max"), fields=FIELDS, out_dir="memory://poolcli-test/out"
-        )
+        plan = make_plan(sources, Recipe("max"), fields=FIELDS, out_dir="memory://poolcli-test/out")
         plan.prepare()
         records = [r for _, r in workers.run(plan.jobs)]
         assert [r.status for r in records] == ["ok", "ok"]
@@ -370,9 +388,7 @@ def test_memory_urls_in_and_out(tmp_path: Path) -> None:
             skip_existing=True,
         )
         assert again.jobs == [] and [r.status for _, r in again.done] == ["skipped", "skipped"]
-        missing = run_job(
-            Job("memory://poolcli-test/nope.png", "memory://x/y.png", Recipe("max"))
-        )
+        missing = run_job(Job("memory://poolcli-test/nope.png", "memory://x/y.png", Recipe("max")))
         assert missing.status == "error" and missing.error == "no such file"
     finally:
         fs.rm("/poolcli-test", recursive=True)

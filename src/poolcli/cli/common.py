@@ -22,6 +22,19 @@ if TYPE_CHECKING:  # the modules themselves are imported in the commands, to kee
 # --- small helpers --------------------------------------------------------------------------------
 
 
+def cpu_budget() -> int:
+    """The run's CPU budget (:mod:`poolcli.core.cpus`: affinity, cgroup quota,
+    ``POOLCLI_THREADS``); a ``POOLCLI_THREADS`` that is not a whole number >= 1 is a usage
+    error."""
+    from poolcli.core import cpus
+
+    try:
+        return cpus.budget()
+    except ValueError as err:
+        why = str(err).removeprefix(f"{cpus.ENV}: ")
+        raise typer.BadParameter(why, param_hint=cpus.ENV) from None
+
+
 def check_stdin(inputs: list[str]) -> None:
     if inputs.count(STDIN) > 1:
         raise typer.BadParameter("standard input (-) can be read only once", param_hint="INPUT")

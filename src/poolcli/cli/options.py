@@ -360,8 +360,9 @@ JobsOpt = Annotated[
         min=1,
         metavar="N",
         rich_help_panel=BATCH,
-        help="Cores to use: up to N worker processes for many files (fewer for a few small"
-        " ones), N threads for one (default: the number of cores).",
+        help="Worker processes for many files, each with (CPUs / N) threads; N threads for one"
+        " file. Default: one per CPU this process may use (affinity, container quota;"
+        " POOLCLI_THREADS=N sets that budget), fewer for a few small files.",
         show_default=False,
     ),
 ]

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from poolcli.cli.common import check_stdin, display_name, max_pixels_kwargs, os_cause, read_input
+from poolcli.cli.common import (
+    check_stdin,
+    cpu_budget,
+    display_name,
+    max_pixels_kwargs,
+    os_cause,
+    read_input,
+)
 from poolcli.cli.options import (
     DEFAULT_NAME,
     STDIN,
@@ -171,6 +178,7 @@ class PoolRun:
         from poolcli.run.inputs import expand_inputs
         from poolcli.run.plan import PlanError, make_plan
 
+        cpu_budget()  # a bad POOLCLI_THREADS is a usage error, before anything is touched
         if self._may_fork(inputs):
             # Worker processes are forked from a server that imports NumPy and Pillow: let it
             # do that while this process does the same below, on another core.
@@ -209,7 +217,6 @@ class PoolRun:
 
         total = plan.total
         finished: list[tuple[int, PoolRecord]] = []
-        jobs = self.many.jobs or workers.cpu_count()
         start = time.perf_counter()
         stopped: int | None = None  # the exit status of an interrupted run
         todo = plan.jobs
@@ -220,10 +227,11 @@ class PoolRun:
             try:
                 try:
                     # Before the progress bar: its thread would keep the workers from forking.
+                    split = workers.plan_workers(todo, cpu_budget(), self.many.jobs)
                     results = workers.run(
                         todo,
-                        workers=workers.workers_for(todo, jobs),
-                        threads=jobs,
+                        workers=split.jobs,
+                        threads=split.threads,
                         scheduler=self.many.scheduler,
                         preload=[__name__],  # the poolcli script imports this module
                     )
@@ -254,9 +262,8 @@ class PoolRun:
 
     def _may_fork(self, inputs: list[str]) -> bool:
         """Whether the run may start worker processes: several inputs, or a folder or pattern."""
-        from poolcli.run import workers
 
-        cores = self.many.jobs or workers.cpu_count()
+        cores = self.many.jobs or cpu_budget()
         if self.many.scheduler is not None or cores == 1 or STDIN in inputs:
             return False
         return len(inputs) > 1 or any(not os.path.isfile(i) for i in inputs)
@@ -393,7 +400,7 @@ class PoolRun:
             lambda: keep_picture(pictures, read_input(source, self.read_kwargs)),
             lambda pic: self._save(keep_picture(pictures, pic), target),
             self._recipe(),
-            self.many.jobs,
+            self.many.jobs or cpu_budget(),
         )
         self._emit(record, pictures)
         if not (self.quiet or self.as_json) and record.status == "ok":

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from poolcli.cli.common import cause, describe, file_id, max_pixels_kwargs, os_cause
+from poolcli.cli.common import cause, cpu_budget, describe, file_id, max_pixels_kwargs, os_cause
 from poolcli.cli.options import (
     BATCH,
     OUTPUT,
@@ -124,7 +124,6 @@ def pyramid(
     from poolcli.cli import report
     from poolcli.io import reading
     from poolcli.run import pyramid as pyramids
-    from poolcli.run import workers
 
     mode, step = _checked(input, mode, p, factor, out_dir, format, skip_existing, force)
     out = Output(None, out_dir, name, format, quality, compress_level, force)
@@ -134,7 +133,7 @@ def pyramid(
     try:
         pic = reading.read_picture(input, name=input, **max_pixels_kwargs(max_pixels))
         loaded = time.perf_counter() - start
-        threads = jobs or workers.cpu_count()
+        threads = jobs or cpu_budget()
         # Checks that the image has room for the levels before any is made or written.
         made = pyramids.pyramid_picture(pic, mode, levels, step.arg, threads=threads, **extra)
         if out_dir is not None:

@@ -26,37 +26,52 @@ __all__ = ["Commits"]
 class Commits:
     """A queue of commits run in order on one thread (``fsync`` calls queue on the disk anyway).
 
-    ``submit(finish, abandon)`` returns a :class:`~concurrent.futures.Future` of ``finish()``;
-    :meth:`close` waits for what is queued, or with ``cancel`` runs ``abandon()`` (remove the
-    temporary file) for every commit that has not started. Usable as a context manager (the
-    block's exception cancels).
+    ``submit(key, finish, abandon)`` queues ``finish()`` under ``key`` (the output's path);
+    :meth:`wait` gives its outcome (``finish``'s exception raised again), :meth:`done` says
+    whether it has one yet. :meth:`close` waits for what is queued, or with ``cancel`` runs
+    ``abandon()`` (remove the temporary file) for every commit that has not started. Usable as
+    a context manager (the block's exception cancels).
 
     Examples
     --------
     >>> done = []
     >>> with Commits() as commits:
-    ...     f = commits.submit(lambda: done.append("a"), lambda: None)
-    >>> f.done(), done
-    (True, ['a'])
+    ...     commits.submit("a.png", lambda: done.append("a"), lambda: None)
+    ...     commits.wait("a.png"), commits.wait("b.png")
+    (None, None)
+    >>> done
+    ['a']
     """
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="poolcli-commit")
         self._lock = threading.Lock()
-        self._queued: list[tuple[Future[None], Callable[[], None]]] = []
+        self._queued: dict[object, tuple[Future[None], Callable[[], None]]] = {}
 
-    def submit(self, finish: Callable[[], None], abandon: Callable[[], None]) -> Future[None]:
+    def submit(self, key: object, finish: Callable[[], None], abandon: Callable[[], None]) -> None:
         future = self._pool.submit(finish)
         with self._lock:
-            self._queued = [(f, a) for f, a in self._queued if not f.done()]
-            self._queued.append((future, abandon))
-        return future
+            self._queued[key] = (future, abandon)
+
+    def done(self, key: object) -> bool:
+        """Whether the commit under ``key`` has ended (or there is none)."""
+        with self._lock:
+            entry = self._queued.get(key)
+        return entry is None or entry[0].done()
+
+    def wait(self, key: object) -> None:
+        """Wait for the commit under ``key`` and forget it; raise what it raised. Nothing
+        happens for a key with no commit (the job ended before writing)."""
+        with self._lock:
+            entry = self._queued.pop(key, None)
+        if entry is not None:
+            entry[0].result()
 
     def close(self, *, cancel: bool = False) -> None:
         """Wait for the commits queued; with ``cancel``, abandon those not started yet."""
+        with self._lock:
+            queued, self._queued = list(self._queued.values()), {}
         if cancel:
-            with self._lock:
-                queued, self._queued = self._queued, []
             for future, abandon in queued:
                 if future.cancel():
                     abandon()

@@ -9,6 +9,7 @@ import io
 import os
 import struct
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from PIL import Image
 
 from poolcli.errors import ImageError, PoolError, UnsupportedError
 from poolcli.io import pngrows, pngwrite
+from poolcli.io.commits import Commits
 from poolcli.io.formats import (
     MULTI_FRAME_OUT,
     fast_png,
@@ -132,6 +134,7 @@ def write_picture(
     compress_level: int | None = None,
     force: bool = False,
     threads: int | None = None,
+    commits: Commits | None = None,
 ) -> Path:
     """Encode ``pic`` and write it to ``path`` atomically.
 
@@ -148,6 +151,11 @@ def write_picture(
         Pillow format name or suffix; default from ``path``'s suffix.
     quality, compress_level, threads, force
         See :func:`encode_picture`; ``force`` allows replacing an existing file.
+    commits : Commits, optional
+        Finish the write there (:mod:`poolcli.io.commits`): the data is written here, and the
+        ``fsync`` and the rename are queued under ``path``; ``commits.wait(path)`` then
+        raises what this function would have raised for them. ``path`` appears only once its
+        file is complete and flushed, as without it.
 
     Returns
     -------
@@ -185,11 +193,11 @@ def write_picture(
         raise  # the input turned out bad while it was pooled and written: not the output's
     except PoolError as err:
         raise type(err)(f"{path}: {err}") from None
-    _write_atomic(path, data, force=force)
+    _write_atomic(path, data, force=force, commits=commits)
     return path
 
 
-def _write_atomic(path: Path, data: bytes, *, force: bool) -> None:
+def _write_atomic(path: Path, data: bytes, *, force: bool, commits: Commits | None) -> None:
     folder = path.parent
     if not folder.is_dir():
         raise ImageError(f"{path}: no such folder {os.fspath(folder)!r}")
@@ -197,24 +205,45 @@ def _write_atomic(path: Path, data: bytes, *, force: bool) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".poolcli-tmp", dir=folder)
     except OSError as err:
         raise ImageError(f"{path}: cannot write: {os_reason(err)}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    f = os.fdopen(fd, "wb")
+
+    def abandon() -> None:
+        with contextlib.suppress(OSError):
+            f.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+    def guarded(step: Callable[[], None]) -> None:
+        try:
+            step()
+        except BaseException as err:
+            abandon()
+            if isinstance(err, FileExistsError):
+                raise ImageError(f"{path}: already exists (force overwrites it)") from None
+            if isinstance(err, OSError):
+                raise ImageError(f"{path}: cannot write: {os_reason(err)}") from None
+            raise
+
+    def write() -> None:
+        f.write(data)
+        f.flush()
+
+    def finish() -> None:
+        try:
+            os.fsync(f.fileno())  # the disk has it all before the name appears
+        finally:
+            f.close()
         os.chmod(tmp, _file_mode(path))
         if force:
             os.replace(tmp, path)
         else:
             _link_new(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(err, FileExistsError):
-            raise ImageError(f"{path}: already exists (force overwrites it)") from None
-        if isinstance(err, OSError):
-            raise ImageError(f"{path}: cannot write: {os_reason(err)}") from None
-        raise
+
+    guarded(write)
+    if commits is None:
+        guarded(finish)
+    else:
+        commits.submit(os.fspath(path), lambda: guarded(finish), abandon)
 
 
 def _link_new(tmp: str, path: Path) -> None:

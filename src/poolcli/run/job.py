@@ -4,34 +4,45 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from poolcli.core.cpus import threads_for
 from poolcli.errors import ImageError, PoolError
 from poolcli.io import ahead
-
-if TYPE_CHECKING:
-
-    from poolcli.io.picture import Picture
-# --- one job --------------------------------------------------------------------------------------
 from poolcli.run.inputs import filesystem, is_url
 from poolcli.run.plan import Job, Recipe
 from poolcli.run.records import PoolRecord, cause, describe, os_reason
 
+if TYPE_CHECKING:
+    from poolcli.io.commits import Commits
+    from poolcli.io.picture import Picture
 
-def run_job(job: Job, threads: int | None = None, then: Job | None = None) -> PoolRecord:
+
+def run_job(
+    job: Job,
+    threads: int | None = None,
+    then: Job | None = None,
+    commits: Commits | None = None,
+) -> PoolRecord:
     """Read, pool and write one file, timing each stage.
 
     Parameters
     ----------
     job : Job
     threads : int, optional
-        Threads for the pooling (:func:`poolcli.pool`'s ``threads``) and the PNG encoder;
-        default: one per CPU for large images.
+        Threads for the pooling (:func:`poolcli.pool`'s ``threads``) and the PNG encoder, at
+        most (small images take fewer: :func:`poolcli.core.cpus.threads_for`); default: the
+        CPU budget.
     then : Job, optional
         The job that comes next: its input is read ahead (:mod:`poolcli.io.ahead`) from the
         moment this one's is read, while this one is pooled and written.
+    commits : Commits, optional
+        Where the write of a local output is finished (``fsync``, rename:
+        :mod:`poolcli.io.commits`), so the caller can start the next job meanwhile. The record
+        is then complete only after :func:`settle`.
 
     Returns
     -------
@@ -55,10 +66,30 @@ def run_job(job: Job, threads: int | None = None, then: Job | None = None) -> Po
     pool_timed(
         record,
         read,
-        lambda pic: _write(pic, job.target, recipe, threads),
+        lambda pic: _write(pic, job.target, recipe, threads, commits),
         recipe,
         threads,
     )
+    return _spelled(job, record)
+
+
+def settle(job: Job, record: PoolRecord, commits: Commits) -> PoolRecord:
+    """Wait for the commit of ``job``'s output (see :func:`run_job`); its failure (the disk is
+    full, the name was taken meanwhile) makes ``record`` an error record."""
+    try:
+        commits.wait(commit_key(job))
+    except PoolError as err:
+        record.status, record.error = "error", cause(err, record.input)
+        _spelled(job, record)
+    return record
+
+
+def commit_key(job: Job) -> str:
+    """The key of ``job``'s output in :class:`~poolcli.io.commits.Commits`."""
+    return os.fspath(job.target)
+
+
+def _spelled(job: Job, record: PoolRecord) -> PoolRecord:
     if record.error and job.output_name and job.output_name != job.target:
         record.error = record.error.replace(job.target, job.output_name)  # the user's spelling
     return record
@@ -87,7 +118,12 @@ def pool_timed(
         describe(record, pic)
 
         start = time.perf_counter()
-        extra = {} if threads is None else {"threads": threads}
+        extra = {}
+        if threads is not None:  # at most that many; a small image is not worth more than one
+            import numpy as np
+
+            h, w, c = pic.shape
+            extra["threads"] = threads_for(h * w * c * np.dtype(pic.dtype).itemsize, threads)
         pooled = pooling.pool_picture(pic, recipe.mode, **recipe.pool_kwargs, **extra)
         seconds.pool = time.perf_counter() - start
         record.output_shape = pooled.shape
@@ -123,7 +159,13 @@ def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
     return reading.read_picture(data, name=name, **read_kwargs)
 
 
-def _write(pic: Picture, target: str, recipe: Recipe, threads: int | None = None) -> None:
+def _write(
+    pic: Picture,
+    target: str,
+    recipe: Recipe,
+    threads: int | None = None,
+    commits: Commits | None = None,
+) -> None:
     from poolcli.io import formats, writing
 
     encoding = {
@@ -132,7 +174,9 @@ def _write(pic: Picture, target: str, recipe: Recipe, threads: int | None = None
         "threads": threads,
     }
     if not is_url(target):
-        writing.write_picture(pic, target, format=recipe.format, force=recipe.force, **encoding)
+        writing.write_picture(
+            pic, target, format=recipe.format, force=recipe.force, commits=commits, **encoding
+        )
         return
     fs, path = filesystem(target)
     fmt = recipe.format or formats.format_for_path(path)

@@ -9,11 +9,14 @@ import os
 import signal
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from poolcli.run.cpus import Share, share
 from poolcli.run.distributed import run_dask
-from poolcli.run.job import Outcome, failed, run_job
+from poolcli.run.inputs import is_url
+from poolcli.run.job import Outcome, commit_key, failed, run_job, settle
 from poolcli.run.plan import Job, remove_stale_temps
 from poolcli.run.records import PoolRecord
 
@@ -55,8 +58,9 @@ def run(
     workers : int
         Processes to pool in. 1 (or a single job) runs here, in this process.
     threads : int, optional
-        Pooling threads when the jobs run here (default: the core's own); worker processes pool
-        on one thread each.
+        Threads of each process (this one, or each worker process): pooling, PNG deflate, and
+        reading the next file ahead when there are two or more (default: the CPU budget here,
+        one in each worker process). :func:`plan_workers` gives both numbers from the budget.
     scheduler : str, optional
         Address of a Dask ``distributed`` scheduler (``tcp://host:8786``): the jobs run on its
         workers, which must reach the inputs and outputs by the same paths (absolute paths are
@@ -87,8 +91,8 @@ def run(
     if scheduler is not None:
         return run_dask(jobs, scheduler)
     if workers <= 1 or len(jobs) <= 1:
-        return _run_here(jobs, threads)
-    results = _run_processes(jobs, min(workers, len(jobs)), [*_PRELOAD, *preload])
+        return run_here(jobs, threads)
+    results = _run_processes(jobs, min(workers, len(jobs)), threads or 1, [*_PRELOAD, *preload])
     # Its first step starts the processes now, not at the first result: a caller that starts a
     # thread meanwhile (a progress bar) does not keep them from being forked, and closing the
     # iterator at any point stops them.
@@ -96,30 +100,86 @@ def run(
     return cast(Iterator[Outcome], results)
 
 
-# Work a worker process should have before it is worth starting: about a third of a second of
-# decoding, pooling and encoding PNG on one core (benchmarks/bench_batch.py), its start-up cost.
-PARALLEL_MIN_BYTES = 16 << 20
+# Decoded pixels a worker process should have before it is worth starting: its start (a fork,
+# and the imports of the first file it reads: ~20 ms) is the work of about 4 million pixels
+# (JPEG: decode, pool, encode; ~5 ms per 1024x1024 image on one core).
+PARALLEL_MIN_PIXELS = 4 << 20
+# Files whose headers are read to estimate the pixels of a run.
+_SAMPLE = 8
 
 
-def workers_for(jobs: Sequence[Job], cores: int) -> int:
-    """How many processes to pool ``jobs`` in, with ``cores`` to use: one per core, but only as
-    many as have :data:`PARALLEL_MIN_BYTES` of input each (unknown sizes count as large).
+def plan_workers(jobs: Sequence[Job], budget: int, asked: int | None = None) -> Share:
+    """Worker processes and threads for ``jobs`` with ``budget`` CPUs (see
+    :func:`poolcli.run.cpus.share`); ``asked`` is the user's ``-j``.
 
-    >>> from dataclasses import replace
+    An explicit count is kept (never more processes than jobs; a single job gets ``asked``
+    threads). The default is one process per CPU of the budget, but only as many as have
+    :data:`PARALLEL_MIN_PIXELS` decoded pixels each, estimated from the headers of a few
+    files (unreadable ones and URLs count as large): a few small files are pooled here.
+
     >>> from poolcli.run.plan import Recipe
-    >>> small = [Job("a.png", "b.png", Recipe("max"), size=1000)] * 40
-    >>> workers_for(small, 8), workers_for([replace(j, size=None) for j in small], 8)
-    (1, 8)
+    >>> plan_workers([Job("a.png", "b.png", Recipe("max"))] * 40, 8, asked=3)
+    Share(jobs=3, threads=2)
+    >>> plan_workers([Job("a.png", "b.png", Recipe("max"))], 8, asked=3)
+    Share(jobs=1, threads=3)
     """
-    if any(job.size is None for job in jobs):
-        return max(1, min(cores, len(jobs)))
-    total = sum(job.size or 0 for job in jobs)
-    return max(1, min(cores, len(jobs), total // PARALLEL_MIN_BYTES))
+    if asked is not None and len(jobs) <= 1:
+        return Share(1, asked)
+    split = share(budget, asked, tasks=len(jobs))
+    if asked is None and split.jobs > 1:
+        pixels = _estimated_pixels(jobs)
+        if pixels is not None:
+            split = share(budget, max(1, min(split.jobs, pixels // PARALLEL_MIN_PIXELS)))
+    return split
 
 
-def _run_here(jobs: Sequence[Job], threads: int | None) -> Iterator[Outcome]:
-    for i, job in enumerate(jobs):
-        yield job, run_job(job, threads, then=jobs[i + 1] if i + 1 < len(jobs) else None)
+def _estimated_pixels(jobs: Sequence[Job]) -> int | None:
+    """Decoded pixels of all ``jobs`` (first frames), from the headers of a few spread over
+    the run; ``None`` when one cannot be read that way (a URL, not an image, too large)."""
+    import warnings
+
+    from PIL import Image
+
+    step = max(1, len(jobs) // _SAMPLE)
+    picks = jobs[::step][:_SAMPLE]
+    total = 0
+    for job in picks:
+        if is_url(job.source):
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a decompression-bomb warning: large, then
+                with Image.open(job.source) as im:
+                    width, height = im.size
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
+        total += width * height
+    return total * len(jobs) // max(len(picks), 1)
+
+
+def run_here(jobs: Sequence[Job], threads: int | None = None) -> Iterator[Outcome]:
+    """Run ``jobs`` one after the other in this process, yielding ``(job, record)`` in order.
+
+    With two threads or more, the next file is read and decoded ahead (:mod:`poolcli.io.ahead`)
+    while one is pooled and written. Each output's ``fsync`` and rename run on a thread of their
+    own (:mod:`poolcli.io.commits`): the next job starts while the disk catches up, and a job's
+    record comes once its output is in place. Closing the iterator early drops the commits that
+    have not started (their temporary files are removed).
+    """
+    from poolcli.io.commits import Commits
+
+    read_ahead = threads is None or threads >= 2
+    with Commits() as commits:
+        waiting: deque[tuple[Job, PoolRecord]] = deque()
+        for i, job in enumerate(jobs):
+            then = jobs[i + 1] if read_ahead and i + 1 < len(jobs) else None
+            waiting.append((job, run_job(job, threads, then=then, commits=commits)))
+            while waiting and commits.done(commit_key(waiting[0][0])):
+                done, record = waiting.popleft()
+                yield done, settle(done, record, commits)
+        while waiting:
+            done, record = waiting.popleft()
+            yield done, settle(done, record, commits)
 
 
 def start_worker_server(preload: Sequence[str] = ()) -> None:
@@ -168,40 +228,68 @@ def _start_processes(workers: int, preload: list[str]) -> tuple[Any, tuple[Conne
     return executor, lifeline
 
 
+# Most jobs handed to a worker process at once.
+CHUNK_MAX = 8
+
+
+def chunks(jobs: Sequence[Job], workers: int) -> Iterator[list[Job]]:
+    """``jobs`` in the pieces handed to ``workers`` processes: each a few files, fewer as the
+    run nears its end (a quarter of what is left per worker, at most :data:`CHUNK_MAX`), so
+    every handover carries several files but the workers finish together.
+
+    >>> from poolcli.run.plan import Recipe
+    >>> [len(c) for c in chunks([Job("a", "b", Recipe("max"))] * 40, 2)]
+    [5, 4, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    """
+    i = 0
+    while i < len(jobs):
+        size = max(1, min(CHUNK_MAX, (len(jobs) - i) // (4 * workers)))
+        yield list(jobs[i : i + size])
+        i += size
+
+
 def _run_processes(
-    jobs: Sequence[Job], workers: int, preload: list[str]
+    jobs: Sequence[Job], workers: int, threads: int, preload: list[str]
 ) -> Iterator[Outcome | None]:
-    """The jobs' outcomes as they finish, after one ``None`` once the processes have started."""
+    """The jobs' outcomes as they finish, after one ``None`` once the processes have started.
+
+    Jobs go to the workers a few at a time (:func:`chunks`): one round trip through the pool's
+    pipes and threads costs the parent ~0.7 ms, a tenth of the work of a 1024x1024 JPEG, and a
+    worker running several files overlaps each one's ``fsync`` with the next file's work.
+    """
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     executor, lifeline = _start_processes(workers, preload)
-    pending: dict[Future[PoolRecord], Job] = {}
-    queue = iter(jobs)
+    pending: dict[Future[list[PoolRecord]], list[Job]] = {}
+    queue = chunks(jobs, workers)
     broken = clean = False
     try:
         yield None
         while True:
-            # Only a few jobs queued ahead, so stopping early leaves little to cancel.
-            while not broken and len(pending) < 2 * workers and (job := next(queue, None)):
+            # Only a few chunks queued ahead: bounded memory, and little to cancel when stopped.
+            while not broken and len(pending) < 2 * workers and (chunk := next(queue, None)):
                 try:
-                    pending[executor.submit(_work, job)] = job
+                    pending[executor.submit(_work, chunk, threads)] = chunk
                 except BrokenProcessPool:
                     broken = True
-                    yield job, failed(job, "not started: a worker process died")
+                    for job in chunk:
+                        yield job, failed(job, "not started: a worker process died")
             if not pending:
                 break
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
-                job = pending.pop(future)
+                chunk = pending.pop(future)
                 try:
-                    record = future.result()
+                    records = future.result()
                 except BrokenProcessPool:
                     broken = True
-                    record = failed(job, "a worker process died (killed, or out of memory)")
-                yield job, record
-        for job in queue:  # left when the pool broke: nothing more can start in it
-            yield job, failed(job, "not started: a worker process died")
+                    why = "a worker process died (killed, or out of memory)"
+                    records = [failed(job, why) for job in chunk]
+                yield from zip(chunk, records, strict=True)
+        for chunk in queue:  # left when the pool broke: nothing more can start in it
+            for job in chunk:
+                yield job, failed(job, "not started: a worker process died")
         clean = True
     finally:
         if clean:
@@ -210,7 +298,7 @@ def _run_processes(
             _stop_workers(executor)
             # The workers remove what they were writing; a signal between creating the
             # temporary file and guarding it can still leave one: the workers are gone now.
-            remove_stale_temps(job.target for job in pending.values())
+            remove_stale_temps(job.target for chunk in pending.values() for job in chunk)
         for end in lifeline:
             end.close()
 
@@ -260,14 +348,14 @@ def _watch_parent(lifeline: Connection) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _work(job: Job) -> PoolRecord:
-    """:func:`run_job` in a worker process, on one thread (the other workers have the rest)."""
+def _work(jobs: list[Job], threads: int) -> list[PoolRecord]:
+    """:func:`run_here` in a worker process, on its share of the CPU budget."""
     global _busy
     try:
         _busy = True
-        record = run_job(job, threads=1)
+        records = [record for _, record in run_here(jobs, threads)]
         _busy = False
-        return record
+        return records
     except Terminated:
         # The file being written has been removed on the way out. Leave now: the pool would
         # take the exception for the job's result and hand this worker another job.
@@ -298,10 +386,3 @@ def terminate_on_sigterm() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
-
-def cpu_count() -> int:
-    """CPUs this process may run on (a container's or ``taskset``'s limit, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
