@@ -132,3 +132,27 @@ def test_a_malformed_scheduler_address_is_usage(photos: Path, tmp_path: Path) ->
     proc = run_cli("max", photos, "--out-dir", tmp_path / "o", "--scheduler", "nonsense://a")
     assert proc.returncode == 2 and b"unknown address scheme" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_dask_task_gets_its_share_of_its_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import distributed
+
+    from poolcli.run import distributed as remote
+
+    seen: list[int] = []
+    monkeypatch.setattr(remote, "run_job", lambda job, threads: seen.append(threads))
+    fake = types.SimpleNamespace(
+        address="tcp://10.0.0.5:4000", state=types.SimpleNamespace(nthreads=2)
+    )
+    monkeypatch.setattr(distributed, "get_worker", lambda: fake)
+    monkeypatch.setenv("POOLCLI_THREADS", "16")
+    job = Job("a.png", "b.png", Recipe("max"))
+    remote.dask_job(job, {"10.0.0.5": 4})  # two workers of two threads on this host
+    remote.dask_job(job, {"10.0.0.9": 4})  # a host that joined later: this worker's threads
+    remote.dask_job(job, {"10.0.0.5": 64})  # more task threads than CPUs: one each
+    assert seen == [4, 8, 1]
+    monkeypatch.setattr(distributed, "get_worker", lambda: (_ for _ in ()).throw(ValueError()))
+    remote.dask_job(job, {})  # not on a worker
+    assert seen[-1] == 1

@@ -129,10 +129,13 @@ def _read_file(source: str) -> bytes | None:
 
 @functools.cache
 def _installed() -> bool:
-    """Whether imagecodecs is there to be imported (found, not imported: that is for the thread)."""
+    """Whether imagecodecs is there to be imported (found, not imported: that is for the
+    thread), and wanted (:mod:`poolcli.io.fast`)."""
     import importlib.util
 
-    return importlib.util.find_spec("imagecodecs") is not None
+    from poolcli.io import fast
+
+    return fast.wanted() and importlib.util.find_spec("imagecodecs") is not None
 
 
 def start(source: str, read_kwargs: Mapping[str, Any], *, wait: bool = False) -> None:

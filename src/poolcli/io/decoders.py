@@ -97,7 +97,12 @@ _OTHER_EXIF = ("xmp", "XML:com.adobe.xmp", "Raw profile type exif")
 
 @functools.cache
 def _codecs() -> tuple[Any, Any] | None:
-    """imagecodecs' libspng and libjpeg-turbo modules, or ``None`` if they do not import."""
+    """imagecodecs' libspng and libjpeg-turbo modules, or ``None`` if they do not import (or
+    ``POOLCLI_FAST=0``: :mod:`poolcli.io.fast`)."""
+    from poolcli.io import fast
+
+    if not fast.wanted():
+        return None
     try:
         from imagecodecs import _jpeg8, _spng
     except ImportError:  # pragma: no cover - depends on the environment
@@ -106,7 +111,7 @@ def _codecs() -> tuple[Any, Any] | None:
 
 
 def available() -> bool:
-    """Whether the fast decoders are installed (``pip install poolcli[fast]``)."""
+    """Whether the fast decoders are installed (imagecodecs) and wanted (:mod:`poolcli.io.fast`)."""
     return _codecs() is not None
 
 

@@ -198,8 +198,11 @@ def _library_file() -> str | None:
 
 @functools.cache
 def _libspng() -> ctypes.CDLL | None:
-    """libspng 0.7 with the functions of :data:`_SIGNATURES` declared, or ``None``."""
-    path = _library_file()
+    """libspng 0.7 with the functions of :data:`_SIGNATURES` declared, or ``None`` (also with
+    ``POOLCLI_FAST=0``: :mod:`poolcli.io.fast`)."""
+    from poolcli.io import fast
+
+    path = _library_file() if fast.wanted() else None
     if path is None:
         return None
     try:

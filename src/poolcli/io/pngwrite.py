@@ -42,10 +42,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-try:  # ISA-L: the optional accelerator for levels 1-3 (pip install isal)
-    from isal import isal_zlib as _isal
-except ImportError:  # pragma: no cover - depends on the environment
-    _isal = None
+from poolcli.io import fast
+
+_isal: Any = None
+if fast.wanted():  # ISA-L: the accelerator for levels 1-3, used where its wheel installs
+    try:
+        from isal import isal_zlib as _isal
+    except ImportError:  # pragma: no cover - depends on the environment
+        _isal = None
 
 __all__ = ["BACKEND", "FILTERS", "MODES", "can_encode", "encode_png"]
 

@@ -5,7 +5,7 @@ anything starts, the jobs submitted, their records as they finish.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from poolcli.run.inputs import is_url
 # --- Dask ---------------------------------------------------------------------------------------
 from poolcli.run.job import Outcome, failed, run_job
 from poolcli.run.plan import Job, PlanError
-from poolcli.run.records import cause
+from poolcli.run.records import PoolRecord, cause
 
 
 def check_scheduler(address: str) -> None:
@@ -59,10 +59,11 @@ def _dask_results(client: Any, jobs: Sequence[Job]) -> Iterator[Outcome]:
     futures: dict[Any, Job] = {}
     clean = False
     try:
+        hosts = host_threads(client.scheduler_info())
         for job in jobs:
             # Workers have their own working folder: give them absolute paths.
             remote = replace(job, source=_absolute(job.source), target=_absolute(job.target))
-            futures[client.submit(run_job, remote, 1, pure=False)] = job
+            futures[client.submit(dask_job, remote, hosts, pure=False)] = job
         for future in as_completed(futures, loop=client.loop):
             job = futures[future]
             try:
@@ -77,6 +78,46 @@ def _dask_results(client: Any, jobs: Sequence[Job]) -> Iterator[Outcome]:
         if not clean:
             client.cancel(list(futures))
         client.close()
+
+
+def host_threads(info: Mapping[str, Any]) -> dict[str, int]:
+    """Task threads of all the cluster's workers on each host, from ``Client.scheduler_info()``.
+
+    >>> host_threads({"workers": {"tcp://a:1": {"host": "a", "nthreads": 2},
+    ...                           "tcp://a:2": {"host": "a", "nthreads": 2},
+    ...                           "tcp://b:1": {"host": "b", "nthreads": 1}}})
+    {'a': 4, 'b': 1}
+    """
+    totals: dict[str, int] = {}
+    for worker in info.get("workers", {}).values():
+        host = str(worker.get("host"))
+        totals[host] = totals.get(host, 0) + max(1, int(worker.get("nthreads") or 1))
+    return totals
+
+
+def dask_job(job: Job, hosts: Mapping[str, int] | None = None) -> PoolRecord:
+    """:func:`run_job` on a Dask worker, with its share of its machine's CPUs.
+
+    A worker runs as many tasks at once as it has threads (``--nthreads``), and a machine may
+    run several workers (``--nworkers``): each task gets the machine's CPU budget
+    (:func:`poolcli.core.cpus.budget`, read on the worker) divided by the task threads of all
+    the workers on that host (``hosts``, from the scheduler when the jobs were submitted; this
+    worker's own threads for a host that joined later). ``dask worker --nthreads 1`` on a
+    16-CPU machine thus pools each file on 16 threads, ``--nthreads 16`` on one each.
+    """
+    from poolcli.core.cpus import budget
+
+    try:
+        from distributed import get_worker
+        from distributed.comm import get_address_host
+
+        worker = get_worker()
+        here = get_address_host(worker.address)
+        tasks = (hosts or {}).get(here) or worker.state.nthreads
+        threads = max(1, budget() // max(1, tasks))
+    except (ImportError, ValueError, AttributeError):  # not on a worker; a bad POOLCLI_THREADS
+        threads = 1
+    return run_job(job, threads)
 
 
 def _absolute(path: str) -> str:
