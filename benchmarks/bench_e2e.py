@@ -1,8 +1,8 @@
 """Whole runs, process by process: ``poolcli`` against pyvips and a plain Pillow script.
 
 Run by hand, never in the test suite, from a venv that has pyvips, pyvips-binary and poolcli
-with its ``fast`` extra (``pip install -e ".[fast]"``: ISA-L for the PNG writer, imagecodecs for
-the PNG and JPEG decoders; without it poolcli decodes with Pillow)::
+(``pip install -e .`` brings ISA-L for the PNG writer and imagecodecs for the PNG and JPEG
+decoders; with ``POOLCLI_FAST=0`` poolcli decodes with Pillow and deflates with zlib)::
 
     python benchmarks/bench_e2e.py                     # 7 rounds; markdown tables on stdout
     python benchmarks/bench_e2e.py --rounds 11 --json e2e.json
