@@ -59,6 +59,7 @@ STDLIB = {
     "math",
     "operator",
     "os",
+    "pathlib",
     "threading",
     "typing",
 }
