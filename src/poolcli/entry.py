@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-__all__ = ["early_input", "main"]
+__all__ = ["early_input", "main", "version_line"]
 
 # Options after which the file is not read early (see the module notes).
 _NOT_EARLY = ("--max-pixels", "--skip-existing", "--scheduler")
@@ -76,7 +76,22 @@ def _on_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def version_line() -> str:
+    """What ``poolcli --version`` prints.
+
+    >>> version_line().startswith("poolcli ")
+    True
+    """
+    import poolcli
+
+    return f"poolcli {poolcli.__version__}"
+
+
 def _main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        # Answered before Typer and the commands are imported: 30 ms instead of 100.
+        print(version_line())
+        return
     source = early_input(sys.argv[1:])
     if source is not None:
         from poolcli.io import ahead

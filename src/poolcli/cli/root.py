@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-import poolcli
+from poolcli.entry import version_line
 
 # --- the app --------------------------------------------------------------------------------------
 
@@ -23,13 +23,9 @@ app = typer.Typer(
 )
 
 
-def _version_line() -> str:
-    return f"poolcli {poolcli.__version__}"
-
-
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(_version_line())
+        typer.echo(version_line())
         raise typer.Exit()
 
 
@@ -56,7 +52,7 @@ def main() -> None:
     if args == ["--version"]:
         # Answered before Typer turns every command's options into Click parameters (~7 ms,
         # a tenth of the whole run); the same line the --version option prints.
-        print(_version_line())
+        print(version_line())
         return
     app_for(args)(prog_name="poolcli")
 
