@@ -273,16 +273,23 @@ NameOpt = Annotated[
         help="Output name: {stem} {ext} {mode} {stride} {kernel}.",
     ),
 ]
-FormatOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        metavar="FORMAT",
-        rich_help_panel=OUTPUT,
-        help="Output format or extension (png, jpg, webp, tiff, ...; default: from the name;"
-        " for -o -, the input's).",
-    ),
-]
+
+
+def format_option(default: str) -> Any:
+    """The ``--format`` option of a command whose outputs otherwise get the format ``default``
+    says (each command its own: ``pyramid`` has no ``-o -``)."""
+    return Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            rich_help_panel=OUTPUT,
+            help=f"Output format or extension (png, jpg, webp, tiff, ...; default: {default}).",
+        ),
+    ]
+
+
+FormatOpt = format_option("from the output's name; for -o -, the input's")
 QualityOpt = Annotated[
     int | None,
     typer.Option(

@@ -17,7 +17,6 @@ from poolcli.cli.options import (
     WINDOW,
     CompressOpt,
     ForceOpt,
-    FormatOpt,
     JsonOpt,
     MaxPixelsOpt,
     Output,
@@ -26,11 +25,14 @@ from poolcli.cli.options import (
     QuietOpt,
     Size,
     SkipExistingOpt,
+    format_option,
     parse_size,
 )
 from poolcli.cli.root import app
 from poolcli.core.modes import DEFAULTS, MODES
 from poolcli.errors import ImageError, PoolError
+
+LevelFormatOpt = format_option("the input's, from its suffix")
 
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
     from poolcli.cli.report import PoolRecord
@@ -99,7 +101,7 @@ def pyramid(
             help="Output names: {stem} {ext} {mode} {level} {factor} (FACTOR**level).",
         ),
     ] = PYRAMID_NAME,
-    format: FormatOpt = None,
+    format: LevelFormatOpt = None,
     quality: QualityOpt = None,
     compress_level: CompressOpt = None,
     force: ForceOpt = False,

@@ -3,16 +3,93 @@ builds only the command that runs (:func:`app_for`).
 """
 
 import copy
+import difflib
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from poolcli.entry import version_line
 
+try:  # Typer 0.28 carries its own copy of Click
+    from typer._click.exceptions import NoSuchOption, UsageError
+except ImportError:  # pragma: no cover - older Typer runs on Click itself
+    from click.exceptions import NoSuchOption, UsageError  # type: ignore[no-redef]
+
+__all__ = ["Command", "UsageError", "app", "app_for", "close_options", "main"]
+
+# An unknown option is compared with the known ones by their names, without the dashes, which
+# are in every name and made Click's own matching offer --jobs for --bogus and --help for --p.
+SUGGEST_CUTOFF = 0.7
+
+
+class Command(typer.core.TyperCommand):
+    """A poolcli command: the usage line names its arguments plainly (``INPUT...``, where Typer
+    writes ``{INPUT}``), and an unknown option is answered with close matches only, or with the
+    commands that have it."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or (param.name or "").upper()
+                name += "..." if param.nargs != 1 else ""
+                pieces.append(name if param.required else f"[{name}]")
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except NoSuchOption as err:
+            known = [o for p in self.get_params(ctx) for o in p.opts + p.secondary_opts]
+            close = close_options(err.option_name, known)
+            err.possibilities = None  # type: ignore[misc]  # Click's own list: replaced here
+            if close:
+                err.message += f". Did you mean {' or '.join(close)}?"
+            elif owners := _commands_with(err.option_name, besides=self.name):
+                err.message += f" (an option of {', '.join(owners)})"
+            raise
+
+
+def close_options(option: str, known: list[str]) -> list[str]:
+    """The options of ``known`` whose names are close to ``option``'s, best first.
+
+    >>> close_options("--stirde", ["--stride", "--size", "--jobs"])
+    ['--stride']
+    >>> close_options("--bogus", ["--jobs", "--help"]), close_options("--p", ["--help"])
+    ([], [])
+    """
+    by_name = {o.lstrip("-"): o for o in known if o.startswith("--")}
+    close = difflib.get_close_matches(option.lstrip("-"), by_name, n=3, cutoff=SUGGEST_CUTOFF)
+    return [by_name[name] for name in close]
+
+
+def _commands_with(option: str, besides: str | None) -> list[str]:
+    """``poolcli NAME`` for each listed command other than ``besides`` that has ``option``."""
+    group: Any = typer.main.get_command(app)
+    return [
+        f"poolcli {name}"
+        for name, command in group.commands.items()
+        if name != besides
+        and not command.hidden
+        and any(option in p.opts + p.secondary_opts for p in command.params)
+    ]
+
+
+class _Typer(typer.Typer):
+    """Every command registered with :class:`Command`."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", Command)
+        return super().command(*args, **kwargs)
+
+
 # --- the app --------------------------------------------------------------------------------------
 
-app = typer.Typer(
+app = _Typer(
     name="poolcli",
     help="Downsample images by pooling, with PyTorch's window rules.",
     no_args_is_help=True,
