@@ -1,9 +1,11 @@
 """What a run did, as plain records, and the only code that turns them into text.
 
 :mod:`poolcli.run` fills :class:`PoolRecord` (:mod:`poolcli.cli.info` fills
-:class:`InfoRecord`); this module renders them: a Rich table (colour and width left to Rich, so
-``NO_COLOR`` and pipes are respected), one JSON object per line, one error line, a progress bar
-and the closing summary of a batch. Shapes are ``(H, W, C)`` as NumPy sees the first frame.
+:class:`InfoRecord`); this module renders them: a Rich table (colour left to Rich, so
+``NO_COLOR`` and pipes are respected; one line per row, as wide as it needs, so no path is ever
+broken, not even in a pipe, where Rich would assume 80 columns), one JSON object per line, one
+error line, a progress bar and the closing summary of a batch. Shapes are ``(H, W, C)`` as NumPy
+sees the first frame.
 
 >>> record = PoolRecord("photo.png", mode="max", window="k2 s2", output="photo_max2.png",
 ...                     input_shape=(5, 7, 3), output_shape=(2, 3, 3), image_mode="RGB",
@@ -143,10 +145,10 @@ def _table(**kwargs: Any) -> Table:
 
 
 def _add_column(table: Table, name: str, footer: str = "") -> None:
-    # File names fold when the terminal is narrow; the short columns never wrap, so they stay
-    # readable (Rich takes the width from the wrapping columns first).
+    # No column wraps: a path broken over lines cannot be copied or found (print_table widens
+    # the console to the table instead).
     if name in ("input", "output"):
-        table.add_column(name, footer=footer, overflow="fold")
+        table.add_column(name, footer=footer, no_wrap=True)
     else:
         numeric = name.endswith(" s") or name in ("shape", "pooled", "frames")
         table.add_column(name, footer=footer, no_wrap=True, justify="right" if numeric else "left")
@@ -244,7 +246,7 @@ def info_table(records: Sequence[InfoRecord]) -> Table:
     table = _table()
     for name in ("input", "format", "frames", "shape", "mode", "dtype"):
         _add_column(table, name)
-    table.add_column(f"pooled ({window})", justify="right", overflow="fold")
+    table.add_column(f"pooled ({window})", justify="right", no_wrap=True)
     for r in records:
         if r.status != "ok":
             table.add_row(r.input, Text("failed", style="red"), *[""] * 5)
@@ -265,7 +267,19 @@ def info_table(records: Sequence[InfoRecord]) -> Table:
 
 
 def print_table(table: Table, *, stderr: bool) -> None:
-    Console(stderr=stderr).print(table)
+    """Print ``table`` whole: one line per row, however narrow the terminal or ``COLUMNS``."""
+    _console_for(table, stderr=stderr).print(table)
+
+
+def _console_for(table: Table, *, stderr: bool) -> Console:
+    """A console as wide as the table needs, or wider: Rich's width is the terminal's, else
+    ``COLUMNS``, else 80 (a pipe, a CI log, ``2>log``), and a table wider than that would be
+    folded into pieces of paths. A line wider than the terminal is wrapped by the terminal
+    itself, which keeps the text whole for copying and for ``grep``."""
+    console = Console(stderr=stderr)
+    unbounded = console.options.update_width(sys.maxsize)
+    needed = console.measure(table, options=unbounded).maximum
+    return console if needed <= console.width else Console(stderr=stderr, width=needed)
 
 
 # --- seeing images: comparison sheets, terminal previews, channel statistics ---------------------
@@ -386,8 +400,9 @@ def compare_summary(record: CompareRecord) -> str:
 
 def print_compare(record: CompareRecord) -> None:
     """:func:`compare_table` and :func:`compare_summary` on standard error."""
-    console = Console(stderr=True)
-    console.print(compare_table(record))
+    table = compare_table(record)
+    console = _console_for(table, stderr=True)
+    console.print(table)
     console.print(Text(compare_summary(record)), soft_wrap=True)
 
 
@@ -408,7 +423,7 @@ def stats_table(records: Sequence[StatsRecord]) -> Table:
     """One row per channel: input (on its first channel's row), channel, max, min, mean, median,
     std. A failed input is one row saying so."""
     table = _table()
-    table.add_column("input", overflow="fold")
+    table.add_column("input", no_wrap=True)
     table.add_column("channel", no_wrap=True)
     for name in STAT_COLUMNS:
         table.add_column(name, no_wrap=True, justify="right")
