@@ -373,13 +373,9 @@ class PoolRun:
             hint = "--format" if out.format else "'-o' / '--output'"
             raise typer.BadParameter(str(err), param_hint=hint) from None
         try:
-            plan.output_name("image.png", out.name, **self._fields())
-        except (KeyError, IndexError, ValueError, AttributeError) as err:
-            raise typer.BadParameter(
-                f"{out.name!r}: {err!r}; the fields are {{stem}} {{ext}} {{mode}} {{stride}}"
-                " {kernel}",
-                param_hint="--name",
-            ) from None
+            plan.check_template(out.name, self._fields())
+        except PoolError as err:
+            raise typer.BadParameter(str(err), param_hint="--name") from None
 
     def _stream(self, source: str) -> int:
         """The one input that comes from standard input or goes to standard output."""

@@ -209,12 +209,9 @@ def _namer(input: str, mode: str, step: Size, out: Output) -> Callable[[int], st
         return os.path.join(folder, file)
 
     try:
-        target(1)
-    except (KeyError, IndexError, ValueError, AttributeError) as err:
-        raise typer.BadParameter(
-            f"{out.name!r}: {err!r}; the fields are {{stem}} {{ext}} {{mode}} {{level}} {{factor}}",
-            param_hint="--name",
-        ) from None
+        plan.check_template(out.name, ["mode", "level", "factor"])
+    except PoolError as err:
+        raise typer.BadParameter(str(err), param_hint="--name") from None
     return target
 
 

@@ -7,6 +7,7 @@ import contextlib
 import os
 import posixpath
 import re
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "Recipe",
+    "check_template",
     "make_plan",
     "output_name",
     "remove_stale_temps",
@@ -93,6 +95,38 @@ def output_name(source: str, template: str = DEFAULT_NAME, **fields: str) -> str
     name = posixpath.basename(source) if is_url(source) else os.path.basename(source)
     stem, ext = os.path.splitext(name)
     return template.format(**{"stem": stem, "ext": ext, **fields})
+
+
+def check_template(template: str, fields: Iterable[str]) -> None:
+    """Check that ``template`` is a name :func:`output_name` can fill from ``{stem}``, ``{ext}``
+    and ``fields``.
+
+    Raises
+    ------
+    PlanError
+        One line: the unknown field or the unmatched brace, and the fields there are.
+
+    >>> check_template("{stem}-{mode}{ext}", ["mode"])
+    >>> check_template("{nope}", ["mode"])
+    Traceback (most recent call last):
+    poolcli.run.plan.PlanError: unknown field {nope}; the fields are {stem} {ext} {mode}
+    """
+    names = ["stem", "ext", *fields]
+    known = "the fields are " + " ".join(f"{{{name}}}" for name in names)
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        raise PlanError(
+            f"unmatched {{ or }} in {template!r} (write {{{{ or }}}} for a brace itself); {known}"
+        ) from None
+    for _, field_name, _, _ in parsed:
+        if field_name is not None and re.split(r"[.\[]", field_name)[0] not in names:
+            raise PlanError(f"unknown field {{{field_name}}}; {known}")
+    try:
+        template.format(**{name: "x" for name in names})
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError) as err:
+        # a format spec or conversion a name cannot take: {stem:d}, {stem!z}, {stem.real}
+        raise PlanError(f"{template!r}: {err}; {known}") from None
 
 
 @dataclass
