@@ -60,7 +60,7 @@ from poolcli.cli.options import (
     window_from,
 )
 from poolcli.cli.previews import keep_picture, preview_run
-from poolcli.cli.root import app
+from poolcli.cli.root import UsageError, app
 from poolcli.core.modes import DEFAULTS, MODES, ModeInfo
 from poolcli.errors import ImageError, PoolError
 
@@ -176,7 +176,7 @@ class PoolRun:
         """Process every input; the exit status (0, 1 when an input failed, 130/143 stopped)."""
         from poolcli.run import workers
         from poolcli.run.inputs import expand_inputs
-        from poolcli.run.plan import PlanError, make_plan
+        from poolcli.run.plan import ClashError, PlanError, make_plan
 
         cpu_budget()  # a bad POOLCLI_THREADS is a usage error, before anything is touched
         if self._may_fork(inputs):
@@ -199,6 +199,8 @@ class PoolRun:
                 output=self.out.path,
                 skip_existing=self.many.skip_existing,
             )
+        except ClashError as err:
+            raise UsageError(f"{err}: {self._clash_advice(err)}") from None
         except PlanError as err:
             hint = "'-o' / '--output'" if self.out.path is not None else "--name"
             raise typer.BadParameter(str(err), param_hint=hint) from None
@@ -209,6 +211,23 @@ class PoolRun:
             report.print_error(name, why)
             return 1
         return self._run(plan)
+
+    def _clash_advice(self, err: "plan.ClashError") -> str:
+        """How to give each of two clashing inputs an output of its own, in options."""
+        if err.why == "folder":
+            return (
+                "files of the same name from different folders; pool their common folder with"
+                " -r (--out-dir then mirrors its subfolders), or give each folder a run and an"
+                " --out-dir of its own"
+            )
+        if err.why == "suffix" and self.out.format is not None:
+            return (
+                "their names differ only in the suffix, which --format makes the same; write"
+                " them to different folders, or leave --format out"
+            )
+        if err.why == "suffix":
+            return "their names differ only in the suffix: put {ext} in --name"
+        return "put {stem} in --name, so that each input gets its own name"
 
     def _run(self, plan: "plan.Plan") -> int:
         """Run the plan; render each record as it comes, then the table or summary."""

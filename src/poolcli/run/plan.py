@@ -22,6 +22,7 @@ from poolcli.run.records import PoolRecord, os_reason
 
 __all__ = [
     "DEFAULT_NAME",
+    "ClashError",
     "Job",
     "Plan",
     "PlanError",
@@ -39,6 +40,24 @@ _TEMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.poolcli-tmp")
 
 class PlanError(PoolError):
     """The inputs and options cannot make a consistent run (two inputs, one output)."""
+
+
+class ClashError(PlanError):
+    """Two inputs would be written to one output. ``first`` and ``second`` are the inputs,
+    ``target`` the output, ``more`` how many other clashes there are, and ``why`` what the two
+    have in common that the output name does not tell apart:
+
+    * ``"folder"``: the same file name, from different folders (an output folder for all of them
+      flattens the folders that were named, not found by a walk);
+    * ``"suffix"``: the same stem, different suffixes, and no ``{ext}`` in the name or one
+      format for every output;
+    * ``"name"``: different names, and the name template does not use ``{stem}``.
+    """
+
+    def __init__(self, first: str, second: str, target: str, more: int, why: str) -> None:
+        tail = f" (and {more} more)" if more else ""
+        super().__init__(f"{first} and {second} would both be written to {target}{tail}")
+        self.first, self.second, self.target, self.more, self.why = first, second, target, more, why
 
 
 # --- outputs --------------------------------------------------------------------------------------
@@ -278,11 +297,14 @@ def _check_clashes(planned: Sequence[tuple[int, Source, str]]) -> None:
     if clashes:
         (first, target), (second, _) = clashes[0][:2]
         more = sum(len(g) - 1 for g in clashes) - 1
-        tail = f" (and {more} more)" if more else ""
-        raise PlanError(
-            f"{first.path} and {second.path} would both be written to {target}{tail};"
-            " put {ext} in the name, or choose another folder"
-        )
+        names = [_basename(first.path), _basename(second.path)]
+        stems = {os.path.splitext(name)[0] for name in names}
+        why = "folder" if names[0] == names[1] else "suffix" if len(stems) == 1 else "name"
+        raise ClashError(first.path, second.path, target, more, why)
+
+
+def _basename(path: str) -> str:
+    return posixpath.basename(path) if is_url(path) else os.path.basename(path)
 
 
 def _relative_folder(source: Source) -> str:
