@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import poolcli
+from poolcli.errors import ImageError
 from poolcli.run import cpus, inputs, workers
 from poolcli.run.inputs import Source
 from poolcli.run.job import run_job
@@ -180,11 +181,25 @@ def test_outputs_of_an_earlier_run_found_in_a_folder_are_not_inputs(tmp_path: Pa
     assert plan.total == 1
 
 
-def test_prepare_makes_the_mirrored_folders(tree: Path, tmp_path: Path) -> None:
+def test_mirrored_folders_are_made_when_their_first_output_is_written(
+    tree: Path, tmp_path: Path
+) -> None:
     sources = inputs.expand_inputs([str(tree)], recursive=True)
     plan = make_plan(sources, Recipe("max"), fields=FIELDS, out_dir=str(tmp_path / "o"))
     assert plan.prepare() == []
+    assert not (tmp_path / "o").exists()  # a run that writes nothing leaves no folder behind
+    records = [record for _, record in workers.run(plan.jobs)]
+    assert records and all(r.status == "ok" for r in records)
     assert (tmp_path / "o" / "sub" / "deep").is_dir()
+    assert sorted(r.index for r in records) == list(range(len(sources)))
+
+
+def test_prepare_refuses_an_output_folder_under_a_file(tree: Path, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("a file")
+    sources = inputs.expand_inputs([str(tree)], recursive=True)
+    plan = make_plan(sources, Recipe("max"), fields=FIELDS, out_dir=str(tmp_path / "f" / "o"))
+    with pytest.raises(ImageError, match=r"cannot create: .*f is not a folder"):
+        plan.prepare()
 
 
 def test_stale_temporary_files_of_the_runs_own_outputs_are_removed(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import inspect
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -157,6 +158,28 @@ for _info in MODES.values():
 # --- one pooling run ------------------------------------------------------------------------------
 
 
+class _InOrder:
+    """Hands each record to ``emit`` in the order of the inputs (``index`` 0, 1, 2, ...), as
+    soon as every input before it has been handed on: JSON lines, error lines and previews
+    come in input order, whichever worker finishes first."""
+
+    def __init__(self, emit: Callable[["PoolRecord"], None]) -> None:
+        self._emit = emit
+        self._waiting: dict[int, PoolRecord] = {}
+        self._next = 0
+
+    def add(self, index: int, record: "PoolRecord") -> None:
+        self._waiting[index] = record
+        while self._next in self._waiting:
+            self._emit(self._waiting.pop(self._next))
+            self._next += 1
+
+    def flush(self) -> None:
+        """Emit what is still waiting, in order, with gaps (a run stopped early)."""
+        for index in sorted(self._waiting):
+            self._emit(self._waiting.pop(index))
+
+
 # Long as a class (~260 lines), not as functions: eleven methods, none over 60 lines, share one
 # run's options, records and the stop; splitting it would pass them all around instead.
 @dataclass
@@ -239,6 +262,7 @@ class PoolRun:
         start = time.perf_counter()
         stopped: int | None = None  # the exit status of an interrupted run
         todo = plan.jobs
+        in_order = _InOrder(self._emit)
         if self.many.fail_fast and any(r.status == "error" for _, r in plan.done):
             todo = []
         with contextlib.ExitStack() as stack:
@@ -261,11 +285,11 @@ class PoolRun:
                 advance = stack.enter_context(report.progress(total, enabled=self._chatty(total)))
                 for index, record in plan.done:
                     finished.append((index, record))
-                    self._emit(record)
+                    in_order.add(index, record)
                     advance()
                 for job, record in results:
                     finished.append((job.index, record))
-                    self._emit(record)
+                    in_order.add(job.index, record)
                     advance()
                     if self.many.fail_fast and record.status == "error":
                         break
@@ -273,6 +297,7 @@ class PoolRun:
                 stopped = 130
             except workers.Terminated:
                 stopped = 143
+        in_order.flush()  # what an early stop left waiting for an input before it
         records = [r for _, r in sorted(finished, key=lambda pair: pair[0])]
         self._summary(records, total, time.perf_counter() - start, stopped)
         if stopped is not None:
@@ -408,6 +433,7 @@ class PoolRun:
             output=STDIN if target is None else target,
             mode=self.mode,
             window=self.window.describe(),
+            index=0,
         )
         pictures: list[Picture] = []  # the input and its result, for --preview
         job.pool_timed(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from poolcli.cli.common import cause, cpu_budget, describe, file_id, max_pixels_kwargs, os_cause
+from poolcli.cli.common import cause, cpu_budget, describe, file_id, max_pixels_kwargs
 from poolcli.cli.options import (
     BATCH,
     OUTPUT,
@@ -138,13 +138,8 @@ def pyramid(
         threads = jobs or cpu_budget()
         # Checks that the image has room for the levels before any is made or written.
         made = pyramids.pyramid_picture(pic, mode, levels, step.arg, threads=threads, **extra)
-        if out_dir is not None:
-            os.makedirs(out_dir, exist_ok=True)
     except PoolError as err:
-        _fail(report.PoolRecord(input, mode=mode), err)
-        raise typer.Exit(1) from None
-    except OSError as err:
-        report.print_error(str(out_dir), os_cause(err))
+        _fail(report.PoolRecord(input, mode=mode, index=0), err)
         raise typer.Exit(1) from None
 
     records = _write_levels(
@@ -238,12 +233,13 @@ def _write_levels(
     """Write each level as it is made, one record a level; a level that cannot be made ends it."""
     from poolcli.cli import report
     from poolcli.io import writing
+    from poolcli.run import plan
 
     records: list[PoolRecord] = []
     input_id = file_id(input)
     for level in range(1, levels + 1):
         path = target(level)
-        record = report.PoolRecord(input, output=path, mode=mode)
+        record = report.PoolRecord(input, output=path, mode=mode, index=0)
         records.append(record)
         t0 = time.perf_counter()
         try:
@@ -267,6 +263,8 @@ def _write_levels(
             else:
                 t0 = time.perf_counter()
                 encoding = {"quality": out.quality, "compress_level": out.compress_level}
+                if out.out_dir is not None:  # made for the first level written, not before
+                    plan.make_folder(out.out_dir)
                 writing.write_picture(pooled, path, format=out.format, force=out.force, **encoding)
                 record.seconds.save = time.perf_counter() - t0
         except PoolError as err:

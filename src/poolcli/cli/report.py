@@ -9,9 +9,9 @@ sees the first frame.
 
 >>> record = PoolRecord("photo.png", mode="max", window="k2 s2", output="photo_max2.png",
 ...                     input_shape=(5, 7, 3), output_shape=(2, 3, 3), image_mode="RGB",
-...                     dtype="uint8", seconds=Seconds(0.01, 0.002, 0.03))
+...                     dtype="uint8", seconds=Seconds(0.01, 0.002, 0.03), index=0)
 >>> print(json_line(record))  # doctest: +NORMALIZE_WHITESPACE
-{"input": "photo.png", "output": "photo_max2.png", "status": "ok", "error": null,
+{"index": 0, "input": "photo.png", "output": "photo_max2.png", "status": "ok", "error": null,
  "input_shape": [5, 7, 3], "output_shape": [2, 3, 3], "image_mode": "RGB", "dtype": "uint8",
  "frames": null, "mode": "max", "window": "k2 s2",
  "seconds": {"load": 0.01, "pool": 0.002, "save": 0.03}}
@@ -76,8 +76,10 @@ def shape_text(shape: Shape | None) -> str:
 
 def json_line(record: PoolRecord | InfoRecord) -> str:
     """The record as one line of JSON (tuples become lists, ``None`` becomes ``null``,
-    seconds are rounded to microseconds)."""
+    seconds are rounded to microseconds; ``index`` first, when the record has one)."""
     data = asdict(record)
+    if "index" in data:
+        data = {"index": data.pop("index"), **data}
     if "seconds" in data:
         data["seconds"] = {k: _round(v) for k, v in data["seconds"].items()}
     return json.dumps(data)

@@ -13,7 +13,7 @@ from poolcli.core.cpus import threads_for
 from poolcli.errors import ImageError, PoolError
 from poolcli.io import ahead
 from poolcli.run.inputs import filesystem, is_url
-from poolcli.run.plan import Job, Recipe
+from poolcli.run.plan import Job, Recipe, make_folder
 from poolcli.run.records import PoolRecord, cause, describe, os_reason
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def run_job(
     recipe = job.recipe
     name = job.name or job.source
     record = PoolRecord(name, output=job.output_name or job.target, mode=recipe.mode)
-    record.window = recipe.window
+    record.window, record.index = recipe.window, job.index
 
     def read() -> Picture:
         try:
@@ -66,7 +66,7 @@ def run_job(
     pool_timed(
         record,
         read,
-        lambda pic: _write(pic, job.target, recipe, threads, commits),
+        lambda pic: _write(pic, job.target, recipe, threads, commits, job.folder),
         recipe,
         threads,
     )
@@ -165,8 +165,12 @@ def _write(
     recipe: Recipe,
     threads: int | None = None,
     commits: Commits | None = None,
+    folder: str | None = None,
 ) -> None:
     from poolcli.io import formats, writing
+
+    if folder is not None:
+        make_folder(folder)
 
     encoding = {
         "quality": recipe.quality,
@@ -200,4 +204,5 @@ def failed(job: Job, why: str) -> PoolRecord:
         error=why,
         mode=recipe.mode,
         window=recipe.window,
+        index=job.index,
     )

@@ -98,6 +98,7 @@ class Job:
     output_name: str = ""
     index: int = 0
     size: int | None = None  # bytes of the input file, when known
+    folder: str | None = None  # made (with its parents) just before the output is written
 
 
 def output_name(source: str, template: str = DEFAULT_NAME, **fields: str) -> str:
@@ -157,7 +158,7 @@ class Plan:
     jobs: list[Job]
     done: list[tuple[int, PoolRecord]]
     targets: list[str]  # every output of the run, written or skipped
-    folders: list[str] = field(default_factory=list)  # to create: out_dir and its subfolders
+    folders: list[str] = field(default_factory=list)  # out_dir and its subfolders, made lazily
 
     @property
     def total(self) -> int:
@@ -165,24 +166,54 @@ class Plan:
         return len(self.jobs) + len(self.done)
 
     def prepare(self) -> list[str]:
-        """Create the output folder and the subfolders that mirror the inputs' folders, and
-        remove stale temporary files of every output; the temporary files removed.
+        """Check that the output folders can be made, and remove stale temporary files of every
+        output; the temporary files removed.
+
+        The folders themselves are made by each job just before it writes its output
+        (:attr:`Job.folder`), so a run that writes nothing leaves no empty folder behind.
 
         Raises
         ------
         ImageError
-            A folder that cannot be created.
+            A folder that cannot be made: a file is in the way, or a folder above it cannot be
+            written to.
         """
         for folder in self.folders:
-            try:
-                if is_url(folder):
-                    fs, path = filesystem(folder)
-                    fs.makedirs(path, exist_ok=True)
-                elif folder:
-                    os.makedirs(folder, exist_ok=True)
-            except OSError as err:
-                raise ImageError(f"{folder}: cannot create: {os_reason(err)}") from None
+            if folder and not is_url(folder):
+                why = _cannot_make(folder)
+                if why is not None:
+                    raise ImageError(f"{folder}: cannot create: {why}")
         return remove_stale_temps(self.targets)
+
+
+def _cannot_make(folder: str) -> str | None:
+    """Why ``folder`` cannot be made (``None``: it exists, or it can be), without making it."""
+    path = os.path.abspath(folder)
+    while not os.path.lexists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        return f"{path} is not a folder"
+    if path != os.path.abspath(folder) and not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable"
+    return None
+
+
+def make_folder(folder: str) -> None:
+    """Make ``folder`` (a path or an fsspec URL) and its parents, if missing.
+
+    Raises
+    ------
+    ImageError
+        It cannot be made.
+    """
+    try:
+        if is_url(folder):
+            fs, path = filesystem(folder)
+            fs.makedirs(path, exist_ok=True)
+        elif folder:
+            os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise ImageError(f"{folder}: cannot create: {os_reason(err)}") from None
 
 
 def make_plan(
@@ -241,12 +272,12 @@ def make_plan(
     done: list[tuple[int, PoolRecord]] = []
     planned: list[tuple[int, Source, str]] = []
 
-    def record(source: Source, **kwargs: Any) -> PoolRecord:
-        return PoolRecord(source.path, mode=recipe.mode, window=recipe.window, **kwargs)
+    def record(i: int, source: Source, **kwargs: Any) -> PoolRecord:
+        return PoolRecord(source.path, mode=recipe.mode, window=recipe.window, index=i, **kwargs)
 
     for i, source in enumerate(sources):
         if source.error is not None:
-            done.append((i, record(source, status="error", error=source.error)))
+            done.append((i, record(i, source, status="error", error=source.error)))
             continue
         if output is not None:
             target = output
@@ -263,6 +294,12 @@ def make_plan(
     target_keys = {_target_key(t) for _, _, t in planned}
     kept = [p for p in planned if p[1].named or _target_key(p[1].path) not in target_keys]
     _check_clashes(kept)
+    # Positions among the inputs that remain, so that a record's index counts them from 0.
+    position = {i: n for n, i in enumerate(sorted([i for i, _ in done] + [p[0] for p in kept]))}
+    for i, r in done:
+        r.index = position[i]
+    done = [(position[i], r) for i, r in done]
+    kept = [(position[i], source, target) for i, source, target in kept]
 
     stats = {s.path: _stat(s.path) for _, s, _ in kept}
     inputs = {(st.st_dev, st.st_ino) for st in stats.values() if st is not None}
@@ -271,17 +308,19 @@ def make_plan(
         exists, file_id = _exists(target)
         if file_id is not None and file_id in inputs:
             error = f"output {target} is an input; not writing over it"
-            done.append((i, record(source, output=target, status="error", error=error)))
+            done.append((i, record(i, source, output=target, status="error", error=error)))
         elif exists and skip_existing:
-            done.append((i, record(source, output=target, status="skipped")))
+            done.append((i, record(i, source, output=target, status="skipped")))
         elif exists and not recipe.force:
             error = f"output {target} exists (use --force to overwrite, or --skip-existing)"
-            done.append((i, record(source, output=target, status="error", error=error)))
+            done.append((i, record(i, source, output=target, status="error", error=error)))
         else:
             job_target = target if is_url(target) else os.path.abspath(target)
             st = stats[source.path]
             size = None if st is None else st.st_size
-            jobs.append(Job(source.path, job_target, recipe, source.path, target, i, size))
+            folder = None if out_dir is None else _parent(target)
+            job = Job(source.path, job_target, recipe, source.path, target, i, size, folder)
+            jobs.append(job)
     done.sort(key=lambda pair: pair[0])
     folders = []
     if out_dir is not None:  # beside the inputs, or -o: the folder must exist already

@@ -36,7 +36,9 @@ class PoolRecord:
     """One input of a pooling run.
 
     ``status`` is ``"ok"``, ``"error"`` (``error`` says why, in one line without the input's name)
-    or ``"skipped"`` (its output existed). Shapes are ``(H, W, C)`` of the first frame.
+    or ``"skipped"`` (its output existed). Shapes are ``(H, W, C)`` of the first frame. ``index``
+    is the input's position among the run's inputs (after folders and patterns are expanded),
+    from 0.
     """
 
     input: str
@@ -51,6 +53,7 @@ class PoolRecord:
     mode: str | None = None
     window: str | None = None
     seconds: Seconds = field(default_factory=Seconds)
+    index: int | None = None
 
 
 def describe(record: Any, pic: Picture) -> None:
