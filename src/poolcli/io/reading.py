@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 import struct
 import sys
@@ -166,14 +167,14 @@ def _single_info(info: Mapping[str, Any], fmt: str) -> dict[str, Any]:
 
 def _decode_guarded(fp: Any, label: str, max_pixels: int | None) -> Picture:
     """:func:`_decode` with the decompression-bomb limit of ``max_pixels`` exact."""
-    with decoders.pixel_guard(max_pixels), warnings.catch_warnings():
+    with decoders.pixel_guard(max_pixels) as limit, warnings.catch_warnings():
         # Pillow warns above MAX_IMAGE_PIXELS and errors above twice that: make the limit
         # exact. Metadata warnings (corrupt EXIF, ...) are not worth a message.
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", ".* format is deprecated", DeprecationWarning)
         warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
         with _c_stderr_silenced():
-            return _decode(fp, label)
+            return _decode(fp, label, limit)
 
 
 @contextlib.contextmanager
@@ -201,8 +202,9 @@ def _c_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def _decode(fp: Any, label: str) -> Picture:
-    """Every frame of the open file ``fp`` (which the caller closes), EXIF orientation applied."""
+def _decode(fp: Any, label: str, limit: int | None = None) -> Picture:
+    """Every frame of the open file ``fp`` (which the caller closes), EXIF orientation applied;
+    ``limit`` is the pixel limit in force, for the message when a frame is over it."""
     fmt = None
     try:
         with Image.open(fp) as im:
@@ -221,13 +223,89 @@ def _decode(fp: Any, label: str) -> Picture:
                 durations.append(im.info.get("duration"))
                 disposals.append(getattr(im, "disposal_method", im.info.get("disposal")))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(f"{label}: {one_line(err)}") from None
+        raise ImageError(f"{label}: {too_many_pixels(one_line(err), limit)}") from None
     except UnidentifiedImageError:
+        known = _sniff(fp)
+        if known is not None:  # its header says what it is, and Pillow still cannot open it
+            raise ImageError(f"{label}: truncated or damaged {known} file") from None
         raise ImageError(f"{label}: not an image, or a format Pillow cannot read") from None
     except _DECODE_ERRORS as err:
+        truncated = _truncated(fp, fmt, err)
+        if truncated is not None:
+            raise ImageError(f"{label}: {TRUNCATED.format(fmt=truncated)}") from None
         what = f"{fmt} image" if fmt else "image"
         raise ImageError(f"{label}: cannot decode {what}: {one_line(err)}") from None
     return Picture(frames, fmt, _picture_info(frames[0].info, fmt, durations, disposals))
+
+
+# One wording for a file that ends early, whatever its format and whichever decoder noticed.
+TRUNCATED = "truncated {fmt} file (it ends before its image data does)"
+
+
+def too_many_pixels(pillow_message: str, limit: int | None) -> str:
+    """The cause of a decompression-bomb refusal, with the one limit poolcli enforces.
+
+    Pillow warns past ``MAX_IMAGE_PIXELS`` and raises past twice that, each message with its
+    own number; poolcli's limit is one number (:func:`poolcli.io.decoders.pixel_limit`).
+
+    >>> too_many_pixels("Image size (400 pixels) exceeds limit of 357 pixels, ...", 178)[:39]
+    '400 pixels, more than the limit of 178 '
+    """
+    found = re.search(r"\((\d+) pixels\)", pillow_message)
+    size = f"{found.group(1)} pixels" if found else "too many pixels"
+    over = f", more than the limit of {limit}" if limit is not None else ""
+    return (
+        f"{size}{over} (a guard against decompression bombs: --max-pixels N raises it,"
+        " --max-pixels 0 lifts it)"
+    )
+
+
+def _truncated(fp: Any, fmt: str | None, err: BaseException) -> str | None:
+    """The format of the file ``fp`` if ``err`` came from its data ending early, else ``None``.
+
+    Pillow says so for most formats ("image file is truncated", "Truncated File Read"); libwebp
+    only fails to start ("could not create decoder object"), so a WebP file is measured against
+    the length its RIFF header gives.
+    """
+    if "truncated" in str(err).lower():
+        return fmt or _sniff(fp) or "image"
+    head = _head(fp, 12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        declared = int.from_bytes(head[4:8], "little") + 8
+        if _size(fp) < declared:
+            return "WEBP"
+    return None
+
+
+def _sniff(fp: Any) -> str | None:
+    """The format whose signature starts the file ``fp`` (Pillow's own checks), or ``None``."""
+    head = _head(fp, 32)
+    if not head:
+        return None
+    Image.init()
+    for name in Image.ID:
+        _, accept = Image.OPEN[name]
+        try:
+            if accept is not None and accept(head) is True:
+                return name
+        except Exception:  # noqa: BLE001 - a plugin's check on a prefix too short for it
+            continue
+    return None
+
+
+def _head(fp: Any, n: int) -> bytes:
+    try:
+        fp.seek(0)
+        return fp.read(n)
+    except (OSError, ValueError):
+        return b""
+
+
+def _size(fp: Any) -> int:
+    try:
+        return fp.seek(0, os.SEEK_END)
+    except (OSError, ValueError):
+        return 0
 
 
 def _file_bytes(fp: Any) -> bytes | memoryview:
