@@ -130,6 +130,29 @@ def fast_png(fmt: str, params: Mapping[str, Any]) -> bool:
     )
 
 
+# What a single-channel ``sum`` (mode ``I``, int32) is written as: TIFF holds its values as they
+# are, PNG 16 bits of them, every other format 8; the rest saturates (README, "Images").
+SUM_32_BITS = frozenset({"TIFF"})
+SUM_16_BITS = frozenset({"PNG"})
+
+
+def saturate_sum(im: Image.Image, fmt: str) -> Image.Image:
+    """A frame of ``sum`` values in the widest integer mode ``fmt`` holds: ``I`` for TIFF,
+    ``I;16`` for PNG, ``L`` for the others, each value clipped to that mode's range.
+
+    >>> sums = Image.frombytes("I", (3, 1), np.array([-5, 300, 70000], np.int32).tobytes())
+    >>> [np.asarray(saturate_sum(sums, f)).tolist() for f in ("TIFF", "PNG", "JPEG")]
+    [[[-5, 300, 70000]], [[0, 300, 65535]], [[0, 255, 255]]]
+    """
+    if im.mode != "I" or fmt in SUM_32_BITS:
+        return im
+    dtype = np.uint16 if fmt in SUM_16_BITS else np.uint8
+    top = np.iinfo(dtype).max
+    out = Image.fromarray(np.clip(np.asarray(im), 0, top).astype(dtype))
+    out.info = dict(im.info)
+    return out
+
+
 def storable(im: Image.Image, fmt: str) -> Image.Image:
     """``im`` in a mode ``fmt`` can hold, converted only where nothing is lost, or raise."""
     m = im.mode

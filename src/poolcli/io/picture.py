@@ -48,7 +48,9 @@ class Picture:
     ``info`` holds picture-wide metadata, each key only when present: ``icc_profile`` (bytes),
     ``dpi`` ((x, y) floats), ``exif`` (bytes, orientation already applied and reset),
     ``duration`` (list of ms per frame), ``loop``, ``disposal`` (list per frame),
-    ``default_image`` (APNG), ``compression`` (lossless TIFF compression). Per-frame data such as
+    ``default_image`` (APNG), ``compression`` (lossless TIFF compression), ``sums`` (the frames
+    are ``sum`` results: a single-channel one is written saturated to the widest integer mode the
+    format holds, :func:`poolcli.io.formats.saturate_sum`). Per-frame data such as
     a palette's ``transparency`` stays in each frame's own ``info``.
 
     A single-frame picture may instead hold its pixels as a NumPy array (``array``, with the

@@ -262,6 +262,8 @@ def pool_picture(pic: Picture, mode: str, **pool_kwargs: Any) -> Picture:
     """
     name = resolve_mode(mode)
     info = dict(pic.info)
+    if name == "sum":
+        info["sums"] = True  # written saturated to what the output format holds
     lazy = PooledRows.start(pic, name, pool_kwargs) if pic._rows is not None else None
     if lazy is not None:
         out_size = lazy.header[:2]

@@ -23,6 +23,7 @@ from poolcli.io.formats import (
     fast_png,
     format_for_path,
     format_name,
+    saturate_sum,
     save_params,
     storable,
 )
@@ -91,7 +92,8 @@ def encode_picture(
     elif pic.array is not None and fast:
         frames, source = [], pic.array  # straight from the array, never a Pillow image
     else:
-        frames = [storable(f, fmt) for f in pic.frames]
+        sums = pic.info.get("sums", False)
+        frames = [storable(saturate_sum(f, fmt) if sums else f, fmt) for f in pic.frames]
         source = frames[0]
     buf = io.BytesIO()
     try:
