@@ -578,14 +578,18 @@ def test_16_bit_png_and_tiff_stay_16_bit_on_disk(tmp_path, make_image):
         np.testing.assert_array_equal(np.asarray(frame), expected)
 
 
-def test_16_bit_sum_is_written_as_32_bit_tiff_not_clipped_png(tmp_path):
+def test_16_bit_sum_is_exact_in_tiff_and_saturated_in_png(tmp_path):
     image = image_from_pixels(np.full((4, 4), 60000, np.uint16), "I;16")
     pic = pool_picture(Picture([image], "TIFF"), "sum")
     back = read_picture(write_picture(pic, tmp_path / "sum.tif")).frames[0]
     assert back.mode == "I" and np.all(np.asarray(back) == 240000)
-    with pytest.raises(UnsupportedError, match=r"sum.png: PNG cannot hold image mode I: .*TIFF"):
-        write_picture(pic, tmp_path / "sum.png")
-    assert not list(tmp_path.glob("sum.png*"))
+    back = read_picture(write_picture(pic, tmp_path / "sum.png")).frames[0]
+    assert back.mode == "I;16" and np.all(np.asarray(back) == 65535)
+    # an I image that is not a sum is not clipped behind the user's back
+    plain = Picture([Image.fromarray(np.full((2, 2), 240000, np.int32))], "TIFF")
+    with pytest.raises(UnsupportedError, match=r"plain.png: PNG cannot hold image mode I: .*TIFF"):
+        write_picture(plain, tmp_path / "plain.png")
+    assert not list(tmp_path.glob("plain.png*"))
 
 
 def test_I_images_within_16_bits_are_written_as_16_bit_png():
