@@ -13,6 +13,10 @@ How an image becomes display pixels (:func:`to_display`), and why:
   ``-inf`` as 0, NaN as :data:`NAN_COLOUR`; an image whose finite values are all equal is mid grey.
   A comparison sheet stretches all its panels of such a mode with one shared range, so brighter
   means a larger value in every panel.
+* ``sum`` of an 8-bit image with several channels is saturated at 255 in the image's own mode
+  (Pillow has no wider one), which would show as a white panel: a comparison sheet shows the
+  sums of the input's display colours instead, stretched with one range shared by the colour
+  channels, so that colours keep their proportions (alpha, summed, saturates at opaque).
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ def display_planes(
     """``(rgb uint8 (H, W, 3), alpha uint8 (H, W) or None)`` of ``image``, alpha not applied."""
     mode = image.mode
     if mode in STRETCHED:
-        grey = _stretch(_values(image), value_range)
+        grey = stretch(_values(image), value_range)
         rgb = np.repeat(grey[:, :, None], 3, axis=2)
         rgb[np.isnan(_values(image))] = NAN_COLOUR
         return rgb, None
@@ -121,7 +125,7 @@ def finite_range(images: Iterable[Image.Image]) -> tuple[float, float] | None:
     return None if lo > hi else (lo, hi)
 
 
-def _stretch(values: np.ndarray, value_range: tuple[float, float] | None) -> np.ndarray:
+def stretch(values: np.ndarray, value_range: tuple[float, float] | None) -> np.ndarray:
     """Linear map of ``value_range`` (default: the finite range) onto 0..255, rounded half up."""
     if value_range is None:
         finite = values[np.isfinite(values)]

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from poolcli.core.modes import resolve_mode
+from poolcli.core.pool import pool
 from poolcli.errors import WindowError
 from poolcli.io.display import (
     CHECKER_SQUARE,
@@ -23,7 +24,23 @@ from poolcli.io.display import (
     display_planes,
     finite_range,
     resize_nearest,
+    stretch,
 )
+
+
+def _sum_planes(image: Image.Image, pool_kwargs: dict[str, Any]) -> tuple[np.ndarray, Any]:
+    """Display planes of the ``sum`` of an 8-bit image with several channels: the sums of its
+    display colours (of the pixels that are not fully transparent), stretched with one range for
+    all colour channels; the alpha summed and saturated at 255."""
+    rgb, alpha = display_planes(image)
+    if alpha is not None:
+        rgb = np.where(alpha[:, :, None] > 0, rgb, 0).astype(np.uint8)
+    sums = pool(rgb, "sum", **pool_kwargs).astype(np.float64)
+    shown = stretch(sums, None)
+    if alpha is None:
+        return shown, None
+    return shown, np.clip(pool(alpha, "sum", **pool_kwargs), 0, 255).astype(np.uint8)
+
 
 # The modes `poolcli compare` shows when none are named.
 DEFAULT_MODES = ("max", "avg", "min", "median", "mode")
@@ -209,7 +226,12 @@ def compare_sheet(
     shared = None
     if image.mode in STRETCHED:
         shared = finite_range(p for _, p in pictures if p.mode == image.mode)
-    planes = [display_planes(p, shared if p.mode == image.mode else None) for _, p in pictures]
+    planes = [
+        _sum_planes(image, pool_kwargs)
+        if n == "sum" and p.mode not in STRETCHED  # saturated at 255 in the input's own mode
+        else display_planes(p, shared if p.mode == image.mode else None)
+        for n, p in pictures
+    ]
 
     labels = [f"input\n{image.height}x{image.width} {image.mode}"] + [
         f"{n} {window_label(n, **pool_kwargs)}\n{p.height}x{p.width} {p.mode}"
