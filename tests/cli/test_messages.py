@@ -280,6 +280,18 @@ def test_quality_on_jpeg_output_is_quiet_and_used() -> None:
     assert Path("low.jpg").stat().st_size < Path("high.jpg").stat().st_size
 
 
+def test_compress_level_on_jpeg_and_quality_on_pyramid_png_warn() -> None:
+    write(Path("a.png"), random_rgb((16, 16)))
+    jpeg = invoke("max", "a.png", "-o", "a.jpg", "--compress-level", "9")
+    assert jpeg.exit_code == 0
+    assert "poolcli: warning: --compress-level is for PNG output; JPEG" in jpeg.stderr
+    levels = invoke("pyramid", "a.png", "--levels", "2", "--quality", "10")
+    assert levels.exit_code == 0
+    assert levels.stderr.count("poolcli: warning: --quality") == 1
+    quiet = invoke("pyramid", "a.png", "--levels", "2", "--quality", "10", "-q", "--force")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
 # --- 9. an output folder is made only when something is written to it --------------------------
 
 

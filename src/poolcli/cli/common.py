@@ -101,3 +101,26 @@ def cause(err: PoolError, name: str) -> str:
 def os_cause(err: OSError) -> str:
     text = err.strerror or " ".join(str(err).split()) or type(err).__name__
     return text[:1].lower() + text[1:]
+
+
+def warn_unused_encoding(
+    formats: "set[str]", quality: int | None, compress_level: int | None
+) -> None:
+    """One warning line for each of ``--quality`` and ``--compress-level`` that was given but
+    that some of the output ``formats`` (Pillow names) have no use for: they are ignored there,
+    which the user should not have to find out from the file sizes."""
+    from poolcli.cli import report
+    from poolcli.io.formats import COMPRESS_LEVEL_FORMATS, QUALITY_FORMATS
+
+    unused = sorted(formats - QUALITY_FORMATS) if quality is not None else []
+    if unused:
+        png = " (PNG is lossless: --compress-level sets size and speed)" if "PNG" in unused else ""
+        report.print_warning(
+            f"--quality is for JPEG, WebP and AVIF output; {', '.join(unused)} output ignores"
+            f" it{png}"
+        )
+    unused = sorted(formats - COMPRESS_LEVEL_FORMATS) if compress_level is not None else []
+    if unused:
+        report.print_warning(
+            f"--compress-level is for PNG output; {', '.join(unused)} output ignores it"
+        )

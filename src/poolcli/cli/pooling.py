@@ -25,6 +25,7 @@ from poolcli.cli.common import (
     max_pixels_kwargs,
     os_cause,
     read_input,
+    warn_unused_encoding,
 )
 from poolcli.cli.options import (
     DEFAULT_NAME,
@@ -233,7 +234,25 @@ class PoolRun:
             name, _, why = str(err).partition(": ")
             report.print_error(name, why)
             return 1
+        self._warn_unused_encoding([job.output_name or job.target for job in plan.jobs])
         return self._run(plan)
+
+    def _warn_unused_encoding(self, targets: list[str]) -> None:
+        """Warn once when --quality or --compress-level means nothing to some output format."""
+        from poolcli.io import formats
+
+        if self.quiet or (self.out.quality is None and self.out.compress_level is None):
+            return
+        found = set()
+        for target in targets:
+            try:
+                if self.out.format is not None:
+                    found.add(formats.format_name(self.out.format))
+                    break
+                found.add(formats.format_for_path(target))
+            except PoolError:  # a format that cannot be written: that input's own error
+                continue
+        warn_unused_encoding(found, self.out.quality, self.out.compress_level)
 
     def _clash_advice(self, err: "plan.ClashError") -> str:
         """How to give each of two clashing inputs an output of its own, in options."""
@@ -449,14 +468,18 @@ class PoolRun:
         return int(record.status != "ok")
 
     def _save(self, pic: "Picture", target: str | None) -> None:
-        from poolcli.io import writing
+        from poolcli.io import formats, writing
 
         out = self.out
         encoding = {"quality": out.quality, "compress_level": out.compress_level}
         if target is not None:
+            self._warn_unused_encoding([target])
             writing.write_picture(pic, target, format=out.format, force=out.force, **encoding)
             return
-        data = writing.encode_picture(pic, out.format or pic.format or "PNG", **encoding)
+        fmt = formats.format_name(out.format or pic.format or "PNG")
+        if not self.quiet:
+            warn_unused_encoding({fmt}, out.quality, out.compress_level)
+        data = writing.encode_picture(pic, fmt, **encoding)
         try:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()

@@ -1,6 +1,7 @@
 """``poolcli pyramid``: levels of one image, each pooled from the last (or from the input).
 """
 
+import contextlib
 import math
 import os
 import time
@@ -9,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from poolcli.cli.common import cause, cpu_budget, describe, file_id, max_pixels_kwargs
+from poolcli.cli.common import (
+    cause,
+    cpu_budget,
+    describe,
+    file_id,
+    max_pixels_kwargs,
+    warn_unused_encoding,
+)
 from poolcli.cli.options import (
     BATCH,
     OUTPUT,
@@ -124,7 +132,7 @@ def pyramid(
 ) -> None:
     """Successive pooled levels of one image (tiles, mip maps): INPUT_avg_L1.png, _L2, ..."""
     from poolcli.cli import report
-    from poolcli.io import reading
+    from poolcli.io import formats, reading
     from poolcli.run import pyramid as pyramids
 
     mode, step = _checked(input, mode, p, factor, out_dir, format, skip_existing, force)
@@ -142,6 +150,10 @@ def pyramid(
         _fail(report.PoolRecord(input, mode=mode, index=0), err)
         raise typer.Exit(1) from None
 
+    if not quiet and (quality is not None or compress_level is not None):
+        with contextlib.suppress(PoolError):  # a format that cannot be written: the level's error
+            fmt = formats.format_name(format) if format else formats.format_for_path(target(1))
+            warn_unused_encoding({fmt}, quality, compress_level)
     records = _write_levels(
         input, mode, pic, made, target, out, levels, loaded=loaded, skip=skip_existing, json=json
     )

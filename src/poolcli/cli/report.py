@@ -202,6 +202,12 @@ def summary_line(records: Sequence[PoolRecord], total: int, seconds: float | Non
     return text
 
 
+def print_warning(text: str) -> None:
+    """``poolcli: warning: TEXT`` in yellow on standard error, never wrapped."""
+    line = Text(f"poolcli: warning: {text}", style="yellow")
+    Console(stderr=True, soft_wrap=True).print(line, highlight=False)
+
+
 def print_note(text: str) -> None:
     """One line on standard error, never wrapped (a summary, a hint)."""
     Console(stderr=True, soft_wrap=True).print(Text(text), highlight=False)

@@ -28,6 +28,10 @@ LOSSLESS_TIFF = {"tiff_lzw", "tiff_deflate", "tiff_adobe_deflate", "packbits"}
 # files are smaller than Pillow's 6. Flat images (labels, screenshots) gain most from 6-9.
 JPEG_QUALITY = 90
 PNG_COMPRESS_LEVEL = 1
+# The formats whose writers take a quality, and a compression level (save_params): any other
+# format ignores them.
+QUALITY_FORMATS = frozenset({"JPEG", "MPO", "WEBP", "AVIF"})
+COMPRESS_LEVEL_FORMATS = frozenset({"PNG"})
 
 
 # The largest DPI a format's writer stores (PNG and BMP in pixels per metre, 32 bits and 31
@@ -199,12 +203,11 @@ def save_params(
 ) -> dict[str, Any]:
     info = pic.info
     p: dict[str, Any] = {}
-    if fmt in ("JPEG", "MPO", "AVIF"):
+    if fmt in QUALITY_FORMATS:
         p["quality"] = JPEG_QUALITY if quality is None else quality
-    elif fmt == "WEBP":
-        p["quality"] = JPEG_QUALITY if quality is None else quality
-        p["lossless"] = quality == 100
-    elif fmt == "PNG":
+        if fmt == "WEBP":
+            p["lossless"] = quality == 100
+    elif fmt in COMPRESS_LEVEL_FORMATS:
         p["compress_level"] = PNG_COMPRESS_LEVEL if compress_level is None else compress_level
     elif fmt == "TIFF" and "compression" in info:
         p["compression"] = info["compression"]
