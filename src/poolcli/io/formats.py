@@ -134,15 +134,17 @@ def fast_png(fmt: str, params: Mapping[str, Any]) -> bool:
     )
 
 
-# What a single-channel ``sum`` (mode ``I``, int32) is written as: TIFF holds its values as they
-# are, PNG 16 bits of them, every other format 8; the rest saturates (README, "Images").
-SUM_32_BITS = frozenset({"TIFF"})
+# What a single-channel ``sum`` (mode ``I``, int32) is written as: TIFF, IM and SPIDER hold its
+# values as they are, PNG 16 bits of them (PPM too: Pillow's writer saturates into its 16 bits
+# itself), every other format 8; the rest saturates (README, "Images").
+SUM_32_BITS = frozenset({"TIFF", "IM", "SPIDER", "PPM"})
 SUM_16_BITS = frozenset({"PNG"})
 
 
 def saturate_sum(im: Image.Image, fmt: str) -> Image.Image:
-    """A frame of ``sum`` values in the widest integer mode ``fmt`` holds: ``I`` for TIFF,
-    ``I;16`` for PNG, ``L`` for the others, each value clipped to that mode's range.
+    """A frame of ``sum`` values in the widest integer mode ``fmt`` holds: ``I`` for TIFF (and
+    the formats of :data:`SUM_32_BITS`), ``I;16`` for PNG, ``L`` for the others, each value
+    clipped to that mode's range.
 
     >>> sums = Image.frombytes("I", (3, 1), np.array([-5, 300, 70000], np.int32).tobytes())
     >>> [np.asarray(saturate_sum(sums, f)).tolist() for f in ("TIFF", "PNG", "JPEG")]
