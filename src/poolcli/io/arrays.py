@@ -216,9 +216,9 @@ def resolve_axes(
             return _letters(spatial)
         if d == spatial + 1:
             return _letters(spatial) + CHANNEL
-        fits = f"{SPATIAL_NAMES[spatial]} or {SPATIAL_NAMES[spatial]}C"
+        names = "x".join(SPATIAL_NAMES[spatial])
         raise AxesError(
-            f"{where} does not fit a {spatial}-axis window ({'x'.join(fits)}):"
+            f"{where} does not fit a {spatial}-axis window ({names} or {names}xC):"
             " give a window with as many axes as the array pools, or --axes"
         )
     if d == 1:
@@ -285,24 +285,44 @@ def format_for_path(path: str | os.PathLike[str]) -> str | None:
     return SUFFIXES.get(os.path.splitext(os.fspath(path))[1].lower())
 
 
-_TEXT_START = re.compile(rb"\s*([-+.0-9]|nan|inf|#)", re.IGNORECASE)
+_NUMERIC = re.compile(r"[-+.0-9]|nan|inf", re.IGNORECASE)
+_PNM = re.compile(r"P[1-7]\s")
 
 
 def sniff(data: bytes) -> str | None:
     """The array format of bytes without a name (standard input), or ``None`` for an image.
 
-    ``.npy`` and ``.npz`` by their magic numbers; text when the first character that is not
-    white space is a digit, a sign, a dot, ``#`` or the start of ``nan``/``inf``: no image
-    format starts that way (PNM's ``P``, XPM's ``/``, SVG's ``<`` do not).
+    ``.npy`` and ``.npz`` by their magic numbers. Text when it is UTF-8 without NUL bytes and its
+    first line (blank lines and ``#`` comments skipped) starts like a number (a digit, a sign, a
+    dot, ``nan``, ``inf``), or its first line is a header and the second starts like a number.
+    No image format starts that way (PNM's ``P1``-``P7`` header is told apart; XBM's lines are
+    ``#define`` and C, XPM's and SVG's start with ``/`` and ``<``).
 
-    >>> sniff(b"1 3 2 4\\n"), sniff(b"\\x93NUMPY..."), sniff(b"\\x89PNG\\r\\n"), sniff(b"P5 ")
+    >>> sniff(b"1 3 2 4\\n"), sniff(b"\\x93NUMPY..."), sniff(b"\\x89PNG\\r\\n"), sniff(b"P2 3 1\\n")
     ('TEXT', 'NPY', None, None)
+    >>> sniff(b"time,volts\\n0,1.5\\n")
+    'TEXT'
     """
     if data.startswith(b"\x93NUMPY"):
         return "NPY"
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         return "NPZ"
-    if b"\0" not in data[:4096] and _TEXT_START.match(data[:64]):
+    head = data[:4096]
+    if b"\0" in head:
+        return None
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:  # not a multi-byte character cut at the end
+            return None
+        text = head[: err.start].decode("utf-8-sig")
+    lines = text.splitlines()
+    if len(data) > len(head):
+        lines = lines[:-1]  # maybe cut
+    lines = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")][:2]
+    if not lines or _PNM.match(lines[0] + " "):
+        return None
+    if _NUMERIC.match(lines[0]) or (len(lines) == 2 and _NUMERIC.match(lines[1])):
         return "TEXT"
     return None
 
