@@ -1,0 +1,194 @@
+"""The command line on arrays: .npy volumes, TIFF stacks pooled 2x2x2, text from files and
+standard input, --explain, OME-Zarr pyramids; outputs decoded and compared with poolcli.pool,
+stdout/stderr and exit codes checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+from typer.testing import CliRunner
+
+import poolcli
+from poolcli.cli import app
+
+runner = CliRunner()
+zarr = pytest.importorskip("zarr")
+models = pytest.importorskip("ome_zarr_models.v05.image")
+
+
+def invoke(*args: object, input: bytes | None = None):
+    result = runner.invoke(app, [str(a) for a in args], input=input, env={"NO_COLOR": "1"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    return result
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def volume(rng) -> np.ndarray:
+    return rng.integers(0, 255, (9, 12, 11), dtype=np.uint8)  # odd depth and width
+
+
+def test_npy_volume_2x2x2(volume: np.ndarray) -> None:
+    np.save("vol.npy", volume)
+    result = invoke("max", "vol.npy", "-k", "2x2x2", "--json")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["output"] == "vol_max2.npy"
+    assert record["input_shape"] == [9, 12, 11] and record["output_shape"] == [4, 6, 5]
+    assert record["axes"] == "DHW" and record["dtype"] == "uint8"
+    want = poolcli.pool(volume, "max", kernel_size=(2, 2, 2))
+    np.testing.assert_array_equal(np.load("vol_max2.npy"), want)
+
+
+def test_multipage_tiff_2x2x2(volume: np.ndarray) -> None:
+    frames = [Image.fromarray(page) for page in volume]
+    frames[0].save("stack.tif", save_all=True, append_images=frames[1:])
+    result = invoke("avg", "stack.tif", "-k", "2x2x2")
+    assert result.exit_code == 0, result.stderr
+    assert "9x12x11 (DxHxW)" in result.stderr and "4x6x5 (DxHxW)" in result.stderr
+    want = poolcli.pool(tifffile.imread("stack.tif"), "avg", kernel_size=(2, 2, 2))
+    np.testing.assert_array_equal(tifffile.imread("stack_avg2.tif"), want)
+
+
+def test_a_2d_window_still_pools_tiff_pages_as_images(volume: np.ndarray) -> None:
+    frames = [Image.fromarray(page) for page in volume]
+    frames[0].save("stack.tif", save_all=True, append_images=frames[1:])
+    assert invoke("max", "stack.tif", "-k", "2", "-q").exit_code == 0
+    with Image.open("stack_max2.tif") as im:
+        assert im.n_frames == 9 and im.size == (5, 6)
+
+
+def test_ambiguous_shape_is_one_line_naming_the_option(rng) -> None:
+    np.save("cube.npy", rng.integers(0, 9, (4, 6, 8), dtype=np.uint8))
+    result = invoke("max", "cube.npy", "--stride", "2")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "poolcli: error: cube.npy: shape 4x6x8 is DxHxW or HxWxC: give --axes zyx or --axes"
+        " yxc, or a 3-axis window (-k 2x2x2)"
+    ]
+    assert not Path("cube_max2.npy").exists()
+    result = invoke("max", "cube.npy", "--stride", "2", "--axes", "yxc", "-q")
+    assert result.exit_code == 0
+    assert np.load("cube_max2.npy").shape == (2, 3, 8)
+
+
+def test_window_axes_against_the_axes_option(rng) -> None:
+    np.save("cube.npy", rng.integers(0, 9, (4, 6, 8), dtype=np.uint8))
+    result = invoke("max", "cube.npy", "-k", "2x2", "--axes", "zyx")
+    assert result.exit_code == 1
+    assert "--axes zyx pools 3 axes, the window has 2" in result.stderr
+
+
+def test_text_from_standard_input_prints_text() -> None:
+    result = invoke("max", "-", "--stride", "2", "-q", input=b"1 3 2 4\n5 6 7 8\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "6 8\n"
+
+
+def test_the_issue_s_pipe_in_a_real_shell() -> None:
+    proc = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"printf '1 3 2 4\\n5 6 7 8\\n' | {sys.executable} -m poolcli max - --stride 2",
+        ],
+        capture_output=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"6 8\n"
+
+
+def test_csv_file_round_trip(tmp_path: Path) -> None:
+    Path("m.csv").write_text("1,2,3\n4,5,6\n7,8,9\n")
+    result = invoke("avg", "m.csv", "-k", "2", "-s", "1", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert Path("m_avg1.csv").read_text() == "3,4\n6,7\n"
+    result = invoke("max", "m.csv", "-k", "2", "-s", "1", "-o", "-", "-q")
+    assert result.stdout == "5,6\n8,9\n"
+    result = invoke("max", "m.csv", "-k", "2", "-s", "1", "-o", "m.npy", "-q")
+    np.testing.assert_array_equal(np.load("m.npy"), [[5, 6], [8, 9]])
+
+
+def test_explain_a_hand_computed_case() -> None:
+    result = invoke("max", "-", "--stride", "2", "--explain", input=b"1 3 2 4\n5 6 7 8\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "max k2x2 s2x2: 2x4 -> 1x2\n"
+        "out[0,0] = 6  (rows 0-1, cols 0-1)\n"
+        "  1   3\n"
+        "  5  [6]\n"
+        "out[0,1] = 8  (rows 0-1, cols 2-3)\n"
+        "  2   4\n"
+        "  7  [8]\n"
+    )
+
+
+def test_explain_average_with_padding() -> None:
+    Path("m.txt").write_text("1 2\n3 4\n")
+    result = invoke("avg", "m.txt", "-k", "3", "-s", "2", "-p", "1", "--explain")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "avg k3x3 s2x2 pad1x1: 2x2 -> 1x1\n"
+        "out[0,0] = 1  (rows 0-1, cols 0-1)  = (1+2+3+4) / 9 (padding counted) = 1.11111 -> 1\n"
+        "  ·   ·   ·\n"
+        "  ·   1   2\n"
+        "  ·   3   4\n"
+    )
+    assert not Path("m_avg2.txt").exists()  # --explain writes nothing
+
+
+def test_explain_refuses_big_inputs(rng) -> None:
+    np.save("big.npy", rng.integers(0, 9, (64, 64), dtype=np.uint8))
+    result = invoke("max", "big.npy", "--explain")
+    assert result.exit_code == 1
+    assert "--explain is for small inputs (at most 1024 cells); this one has 4096" in result.stderr
+
+
+def test_info_names_the_axes(volume: np.ndarray) -> None:
+    np.save("vol.npy", volume)
+    result = invoke("info", "vol.npy", "-k", "2x2x2", "--json")
+    record = json.loads(result.stdout)
+    assert record["axes"] == "DHW" and record["output_shape"] == [4, 6, 5]
+    assert record["format"] == "NPY"
+
+
+def test_pyramid_to_ome_zarr(rng) -> None:
+    x = np.zeros((16, 20, 18), np.uint16)
+    x[3:9, 2:12, 5:15] = 7
+    x[10:14, 14:19, 0:6] = 3
+    np.save("labels.npy", x)
+    result = invoke(
+        "pyramid",
+        "labels.npy",
+        "--levels",
+        "2",
+        "--mode",
+        "mode",
+        "-s",
+        "2x2x2",
+        "-o",
+        "labels.ome.zarr",
+        "--chunks",
+        "8",
+    )
+    assert result.exit_code == 0, result.stderr
+    group = zarr.open_group("labels.ome.zarr", mode="r")
+    models.Image.from_zarr(group)  # valid OME-NGFF 0.5
+    for level in range(3):
+        want = x if level == 0 else poolcli.pool(x, "mode", kernel_size=(2**level,) * 3)
+        np.testing.assert_array_equal(group[f"s{level}"][...], want)
+    assert "L2 = L0 k4" in result.stderr
