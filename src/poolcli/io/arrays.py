@@ -400,6 +400,86 @@ def read_array_file(
     return ArrayFile(arrays, fmt, letters, info)
 
 
+def open_array_file(
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    axes: str | None = None,
+    spatial: int | None = None,
+) -> ArrayFile:
+    """Like :func:`read_array_file`, but a ``.npy`` is memory-mapped and a TIFF stack is a Dask
+    array of its pages (read by the task that needs each one, on a cluster too): for pooling
+    a volume larger than memory chunk by chunk (:mod:`poolcli.io.omezarr`).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     np.save(f"{d}/v.npy", np.zeros((4, 5, 6), np.uint8))
+    ...     af = open_array_file(f"{d}/v.npy", spatial=3)
+    ...     type(af.first).__name__, af.names
+    ('memmap', 'DHW')
+    """
+    label = name or os.fspath(path)
+    fmt = format_for_path(path)
+    if fmt == "NPY":
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise ImageError(f"{label}: no such file") from None
+        except (ValueError, OSError, EOFError) as err:
+            raise ImageError(f"{label}: not a plain NumPy .npy file: {_one_line(err)}") from None
+        letters = resolve_axes(array.shape, label, axes=axes, spatial=spatial)
+        return ArrayFile({"": array}, "NPY", letters)
+    if fmt == "TIFF":
+        lazy = _lazy_tiff(path, label, axes, spatial)
+        if lazy is not None:
+            return lazy
+    return read_array_file(path, name=label, axes=axes, spatial=spatial)
+
+
+def _lazy_tiff(
+    path: str | os.PathLike[str], label: str, axes: str | None, spatial: int | None
+) -> ArrayFile | None:
+    """A TIFF whose first series is a stack of whole pages as a Dask array, one task per page;
+    ``None`` for any other layout (read whole instead)."""
+    tifffile = _tifffile(label)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape, dtype, taxes = tuple(series.shape), series.dtype, series.axes
+            pages = len(series.pages)
+            page_shape = tuple(series.pages[0].shape)
+            flavour = "imagej" if tif.is_imagej else "ome" if tif.is_ome else "plain"
+            physical = _tiff_physical(tif, flavour)
+    except FileNotFoundError:
+        raise ImageError(f"{label}: no such file") from None
+    except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError) as err:
+        raise ImageError(f"{label}: not a TIFF file tifffile can read: {_one_line(err)}") from None
+    lead = shape[: len(shape) - len(page_shape)]
+    if pages < 2 or shape[len(lead) :] != page_shape or int(np.prod(lead)) != pages:
+        return None
+    import dask
+    import dask.array as da
+
+    read = dask.delayed(_read_page, pure=True)
+    stack = da.stack(
+        [da.from_delayed(read(os.fspath(path), i), page_shape, dtype) for i in range(pages)]
+    ).reshape(shape)
+    if axes is not None:
+        letters = resolve_axes(shape, label, axes=axes, spatial=spatial)
+    else:
+        letters = tiff_axes(taxes, shape, label, spatial)
+    found = {_physical_letter(k, taxes, letters): v for k, v in physical.items()}
+    info = {"tiff": flavour, "tiff_axes": taxes}
+    info["physical"] = {k: v for k, v in found.items() if k is not None}
+    return ArrayFile({"": stack}, "TIFF", letters, info)
+
+
+def _read_page(path: str, index: int) -> np.ndarray:
+    import tifffile
+
+    return tifffile.imread(path, key=index)
+
+
 def _read_numpy(data: bytes, label: str) -> tuple[dict[str, np.ndarray], str]:
     try:
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
