@@ -243,9 +243,7 @@ def test_nothing_is_computed_until_compute(mode: str, kw: dict[str, Any]) -> Non
     x = _counted((40, 36), 8, calls)
     y = pool_dask(x, mode, **kw)
     assert isinstance(y, da.Array)
-    assert y.shape == core.output_shape(
-        (40, 36), **{k: v for k, v in kw.items() if k != "p"}
-    )
+    assert y.shape == core.output_shape((40, 36), **{k: v for k, v in kw.items() if k != "p"})
     assert not calls
     got = y.compute()
     assert calls

@@ -486,9 +486,7 @@ def test_no_preview_unless_asked() -> None:
 
 # --------------------------------------------------------------------------- README gallery
 
-GALLERY_MARK = (
-    "<!-- gallery: made by poolcli compare, checked by tests/cli/test_cli_visual.py -->"
-)
+GALLERY_MARK = "<!-- gallery: made by poolcli compare, checked by tests/cli/test_cli_visual.py -->"
 # The README's gallery: image -> the `poolcli compare` arguments that made it, run in the
 # repository's root. The README shows these command lines verbatim.
 GALLERY = {

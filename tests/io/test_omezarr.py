@@ -45,7 +45,8 @@ def expected(x: np.ndarray, mode: str, level: int, f: tuple[int, ...]) -> np.nda
 def test_every_level_is_pool_of_the_input(tmp_path: Path, rng, mode: str) -> None:
     x = rng.integers(0, 7, (37, 29, 2), dtype=np.uint8) * 30  # odd sizes: ragged edges
     out = tmp_path / "img.ome.zarr"
-    made = omezarr.write_pyramid(x, out, mode, 3, axes="yxc", chunks=8)
+    chain = mode in ("max", "min")
+    made = omezarr.write_pyramid(x, out, mode, 3, axes="yxc", chunks=8, chain=chain)
     levels, meta = read_back(out)
     assert [lv.level for lv in made] == [0, 1, 2, 3]
     assert [lv.source for lv in made] == ([0, 0, 1, 2] if mode in ("max", "min") else [0] * 4)
@@ -88,7 +89,10 @@ def test_chunked_dask_input_equals_the_in_memory_one(tmp_path: Path, rng) -> Non
     x = rng.integers(0, 255, (70, 50, 3), dtype=np.uint8)
     lazy = da.from_array(x, chunks=(16, 24, 3))
     for mode in ("max", "avg"):
-        omezarr.write_pyramid(lazy, tmp_path / f"lazy_{mode}.zarr", mode, 3, axes="yxc")
+        chain = mode == "max"
+        omezarr.write_pyramid(
+            lazy, tmp_path / f"lazy_{mode}.zarr", mode, 3, axes="yxc", chain=chain
+        )
         omezarr.write_pyramid(x, tmp_path / f"mem_{mode}.zarr", mode, 3, axes="yxc", chunks=16)
         a, _ = read_back(tmp_path / f"lazy_{mode}.zarr")
         b, _ = read_back(tmp_path / f"mem_{mode}.zarr")

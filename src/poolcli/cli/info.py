@@ -1,6 +1,4 @@
-"""``poolcli info``: each input's size, mode and dtype, and the output shape a window would give.
-"""
-
+"""``poolcli info``: each input's size, mode and dtype, and the output shape a window would give."""
 
 import typer
 

@@ -67,10 +67,11 @@ from poolcli.core.modes import DEFAULTS, MODES, ModeInfo
 from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
-
     from poolcli.cli.report import PoolRecord
     from poolcli.io.picture import Picture
     from poolcli.run import plan
+
+
 def _read_early(source: str, max_pixels: int | None) -> None:
     """Start decoding the one input file now, on a thread of its own, if it is a file a fast
     decoder takes (:mod:`poolcli.io.ahead`), and wait for the decoder to run: while it decodes,
@@ -485,5 +486,3 @@ class PoolRun:
             sys.stdout.buffer.flush()
         except OSError as err:  # disk full, closed pipe: the I/O boundary of the CLI itself
             raise ImageError(f"standard output: {err.strerror or err}") from None
-
-

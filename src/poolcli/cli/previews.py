@@ -57,9 +57,7 @@ def preview_layout(size: tuple[int, int], columns: int, lines: int) -> tuple[boo
     return side if area(side) >= area(stacked) else stacked
 
 
-def print_preview_pair(
-    before: tuple[str, "Image.Image"], after: tuple[str, "Image.Image"]
-) -> None:
+def print_preview_pair(before: tuple[str, "Image.Image"], after: tuple[str, "Image.Image"]) -> None:
     """``before`` and ``after`` (title, image) previewed on standard error, sized to it."""
     from poolcli.cli import report
 

@@ -1,5 +1,4 @@
-"""``poolcli pyramid``: levels of one image, each pooled from the last (or from the input).
-"""
+"""``poolcli pyramid``: levels of one image, each pooled from the last (or from the input)."""
 
 import contextlib
 import math

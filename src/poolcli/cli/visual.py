@@ -43,7 +43,6 @@ from poolcli.core.modes import DEFAULTS
 from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
-
     pass
 
 
@@ -356,5 +355,3 @@ def _write_stdout(data: bytes) -> None:
         sys.stdout.buffer.flush()
     except OSError as err:  # disk full, closed pipe: the I/O boundary of the CLI itself
         raise ImageError(f"standard output: {err.strerror or err}") from None
-
-

@@ -643,7 +643,7 @@ def pool_array_file(af: ArrayFile, mode: str, **pool_kwargs: Any) -> ArrayFile:
     >>> pool_array_file(af, "max", stride=2).first.tolist()
     [[6, 8]]
     """
-    from poolcli.core import pool
+    from poolcli.backends import pool
 
     kwargs = pool_kwargs_for(af.spatial, pool_kwargs)
     order = [i for i, a in enumerate(af.axes) if a != CHANNEL]
@@ -789,7 +789,7 @@ def write_array_file(
     """
     from pathlib import Path
 
-    from poolcli.images import _write_atomic
+    from poolcli.io.writing import write_atomic
 
     path = Path(path)
     fmt = format or format_for_path(path) or af.format
@@ -801,7 +801,7 @@ def write_array_file(
         data = encode_array_file(af, fmt)
     except PoolError as err:
         raise type(err)(f"{path}: {err}") from None
-    _write_atomic(path, data, force=force)
+    write_atomic(path, data, force=force)
 
 
 # --- helpers --------------------------------------------------------------------------------------

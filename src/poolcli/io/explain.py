@@ -5,7 +5,7 @@ window reads (in window order, so a dilated window shows its taps side by side),
 ``·``, and the cells that won in brackets (``max``/``min``: the extreme; ``median``: the middle
 value(s); ``mode``: every cell of the winning label). For ``avg``, ``sum`` and ``lp`` the line
 shows the arithmetic instead. The values come from :func:`poolcli.pool` itself; only the
-windows are laid out here, from :mod:`poolcli.geometry` (the windows ``pool`` uses).
+windows are laid out here, from :mod:`poolcli.core.geometry` (the windows ``pool`` uses).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def explain(x: np.ndarray, mode: str, name: str = "input", **pool_kwargs: Any) -
       2   4
       7  [8]
     """
-    from poolcli.core import pool
-    from poolcli.modes import resolve_mode
+    from poolcli.core.modes import resolve_mode
+    from poolcli.core.pool import pool
 
     mode = resolve_mode(mode)
     if x.ndim not in (1, 2):
@@ -113,7 +113,7 @@ def _is_int(v: Any) -> bool:
 
 
 def _axes(shape: tuple[int, ...], kw: Mapping[str, Any]) -> list[Any]:
-    from poolcli.geometry import adaptive_axis, regular_axis
+    from poolcli.core.geometry import adaptive_axis, regular_axis
 
     n = len(shape)
 

@@ -3,10 +3,10 @@
 :func:`write_pyramid` writes level 0 (the input) and levels 1..N, level ``L`` equal to
 :func:`poolcli.pool` of the input with windows of ``factor**L`` cells (kernel = stride, no
 padding, the ragged edge dropped), each as one Zarr array ``s0``, ``s1``, ... of one group, and
-the group's ``multiscales`` metadata. How each level is made follows :mod:`poolcli.pyramid`:
-``max`` and ``min`` pool the level before, read back from the store (exact: the extreme of
-extremes); every other mode pools the input with the level's whole window, because averages of
-rounded averages drift and a mode of modes is not the mode.
+the group's ``multiscales`` metadata. How each level is made follows :mod:`poolcli.run.pyramid`
+(which says when through ``chain``): ``max`` and ``min`` pool the level before, read back from
+the store (exact: the extreme of extremes); every other mode pools the input with the level's
+whole window, because averages of rounded averages drift and a mode of modes is not the mode.
 
 Everything goes through Dask: the input is cut in chunks (a ``.npy`` is memory-mapped, not
 read whole), each level's chunks are pooled and stored by Dask tasks, so a volume larger than
@@ -126,6 +126,7 @@ def write_pyramid(
     force: bool = False,
     name: str | None = None,
     on_level: Callable[[Level], None] | None = None,
+    chain: bool = False,
     **pool_kwargs: Any,
 ) -> list[Level]:
     """Write an OME-Zarr multiscale pyramid of ``x``: levels 0 (``x``) to ``levels``.
@@ -158,6 +159,10 @@ def write_pyramid(
         Replace an existing store.
     on_level : callable, optional
         Called with each :class:`Level` when it is written.
+    chain : bool
+        Pool each level from the one before, read back from the store: exact for ``max`` and
+        ``min`` only (:func:`poolcli.run.pyramid.chains` says when), and cheaper. Default:
+        every level from the input.
     pool_kwargs
         For :func:`poolcli.pool` (``p``, ``threads``).
 
@@ -173,8 +178,6 @@ def write_pyramid(
         The store exists (without ``force``), its folder is missing, a write failed.
     """
     import dask.array as da
-
-    from poolcli.pyramid import chains
 
     letters = axes.lower()
     _check_axes(letters)
@@ -210,7 +213,7 @@ def write_pyramid(
     done: list[Level] = []
     try:
         group = _open_group(tmp, version)
-        chained = chains(mode)
+        chained = chain
         previous = data
         for level in range(levels + 1):
             if level == 0:
@@ -273,7 +276,7 @@ def _input_chunks(
 
 
 def _pool(x: Any, mode: str, window: tuple[int, ...], kw: Mapping[str, Any]) -> Any:
-    from poolcli.core import pool
+    from poolcli.backends import pool
 
     # A tuple: pool counts the axes it pools by its length.
     return pool(x, mode, kernel_size=window, stride=window, **kw)

@@ -215,8 +215,6 @@ def image_dtype(image: Image.Image) -> str:
         raise UnsupportedError(f"image mode {image.mode} is not supported") from None
 
 
-
-
 def os_reason(err: OSError) -> str:
     text = err.strerror or str(err) or type(err).__name__
     return text[:1].lower() + text[1:]

@@ -195,11 +195,15 @@ def write_picture(
         raise  # the input turned out bad while it was pooled and written: not the output's
     except PoolError as err:
         raise type(err)(f"{path}: {err}") from None
-    _write_atomic(path, data, force=force, commits=commits)
+    write_atomic(path, data, force=force, commits=commits)
     return path
 
 
-def _write_atomic(path: Path, data: bytes, *, force: bool, commits: Commits | None) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, force: bool, commits: Commits | None = None
+) -> None:
+    """Write ``data`` to ``path`` through a temporary file in its folder, renamed (or, without
+    ``force``, hard-linked) into place when complete; :func:`write_picture`'s rules."""
     folder = path.parent
     if not folder.is_dir():
         raise ImageError(f"{path}: no such folder {os.fspath(folder)!r}")
@@ -275,4 +279,3 @@ def _file_mode(path: Path) -> int:
         _UMASK = os.umask(0o022)
         os.umask(_UMASK)
     return 0o666 & ~_UMASK
-

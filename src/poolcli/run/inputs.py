@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:
-
     pass
 from poolcli.run.records import cause, os_reason
 

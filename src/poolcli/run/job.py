@@ -190,8 +190,6 @@ def _write(
     fs.pipe_file(path, data)
 
 
-
-
 Outcome = tuple[Job, PoolRecord]
 
 

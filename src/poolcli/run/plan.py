@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:
-
     pass
 from poolcli.run.inputs import Source, filesystem, is_url, path_key
 from poolcli.run.records import PoolRecord, os_reason
@@ -422,5 +421,3 @@ def remove_stale_temps(targets: Iterable[str]) -> list[str]:
                     os.unlink(path)
                     removed.append(path)
     return removed
-
-
