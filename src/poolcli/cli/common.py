@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the modules themselves are imported in the commands, to kee
     from PIL import Image
 
     from poolcli.cli.report import InfoRecord, PoolRecord
+    from poolcli.io.arrays import ArrayFile
     from poolcli.io.picture import Picture
 
 
@@ -48,20 +49,56 @@ def display_name(source: str) -> str:
     return "<stdin>" if source == STDIN else source
 
 
-def read_input(source: str, read_kwargs: dict[str, Any]) -> "Picture":
-    """Decode a file, or standard input for ``-``; every failure is an ImageError."""
-    from poolcli.io import reading
+def read_input(
+    source: str,
+    read_kwargs: dict[str, Any],
+    *,
+    axes: str | None = None,
+    spatial: int | None = None,
+) -> "Picture | ArrayFile":
+    """Decode a file, or standard input for ``-``; every failure is an ImageError.
+
+    Array files (:func:`poolcli.io.arrays.takes`; on standard input ``.npy``, ``.npz`` and text,
+    :func:`poolcli.io.arrays.sniff`) are read as arrays, their axes told by ``axes`` and the
+    window's ``spatial`` axes."""
+    from poolcli.io import arrays, reading
 
     name = display_name(source)
     if source != STDIN:
+        if arrays.takes(source, spatial, axes):
+            return arrays.read_array_file(source, name=name, axes=axes, spatial=spatial)
         return reading.read_picture(source, name=name, **read_kwargs)
-    if sys.stdin is None:  # started with standard input closed
-        raise ImageError(f"{name}: standard input is closed")
-    try:
-        data = sys.stdin.buffer.read()
-    except OSError as err:
-        raise ImageError(f"{name}: cannot read: {err.strerror or err}") from None
+    data = stdin_bytes()
+    if arrays.sniff(data) is not None:
+        return arrays.read_array_file(data, name=name, axes=axes, spatial=spatial)
     return reading.read_picture(data, name=name, **read_kwargs)
+
+
+_stdin: dict[str, Any] = {}  # the stream read, and its bytes
+
+
+def stdin_bytes() -> bytes:
+    """All of standard input, read the first time it is asked for (per stream: a test runner
+    gives each run its own)."""
+    if sys.stdin is None:  # started with standard input closed
+        raise ImageError("<stdin>: standard input is closed")
+    if _stdin.get("stream") is not sys.stdin:
+        try:
+            data = sys.stdin.buffer.read()
+        except OSError as err:
+            raise ImageError(f"<stdin>: cannot read: {err.strerror or err}") from None
+        _stdin.update(stream=sys.stdin, data=data)
+    return _stdin["data"]
+
+
+def stdin_is_text() -> bool:
+    """Whether standard input holds an array file (text, ``.npy``, ``.npz``), not an image."""
+    from poolcli.io import arrays
+
+    try:
+        return arrays.sniff(stdin_bytes()) is not None
+    except ImageError:
+        return False
 
 
 def describe(record: "PoolRecord | InfoRecord", pic: "Picture") -> None:

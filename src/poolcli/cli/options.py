@@ -17,38 +17,63 @@ DEFAULT_NAME = "{stem}_{mode}{stride}{ext}"
 STDIN = "-"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Size:
-    """The value of a size option: ``N``, ``HxW`` or ``H,W``."""
+    """The value of a size option: ``N``, ``HxW`` / ``H,W``, or ``DxHxW`` for volumes.
 
-    h: int
-    w: int
+    ``N`` is the same on every axis and says nothing about how many there are; ``HxW`` and
+    ``DxHxW`` say 2 and 3 (:attr:`axes`).
+    """
+
+    values: tuple[int, ...]
+
+    def __init__(self, *values: int) -> None:
+        object.__setattr__(self, "values", tuple(values))
 
     @property
-    def arg(self) -> int | tuple[int, int]:
-        """As :func:`poolcli.pool` takes it: an int when square, else ``(h, w)``."""
-        return self.h if self.h == self.w else (self.h, self.w)
+    def h(self) -> int:
+        return self.values[-2] if len(self.values) > 1 else self.values[0]
+
+    @property
+    def w(self) -> int:
+        return self.values[-1]
+
+    @property
+    def axes(self) -> int | None:
+        """The number of axes the value states: ``None`` for a single ``N``."""
+        return len(self.values) if len(self.values) > 1 else None
+
+    @property
+    def arg(self) -> int | tuple[int, ...]:
+        """As :func:`poolcli.pool` takes it: an int when square (2-D), else a tuple (a tuple of
+        3 pools 3 axes)."""
+        if len(self.values) <= 2 and len(set(self.values)) == 1:
+            return self.values[0]
+        return self.values
 
     def __str__(self) -> str:
-        return str(self.h) if self.h == self.w else f"{self.h}x{self.w}"
+        if len(set(self.values)) == 1:
+            return str(self.values[0])
+        return "x".join(map(str, self.values))
 
 
 def parse_size(text: str, minimum: int = 1) -> Size:
-    """``"2"`` -> 2x2, ``"2x3"`` or ``"2,3"`` -> 2x3; each at least ``minimum``.
+    """``"2"`` -> 2, ``"2x3"`` or ``"2,3"`` -> 2x3, ``"1x2x2"`` -> 1x2x2; each at least
+    ``minimum``.
 
-    >>> parse_size("2x3"), str(parse_size("4,4"))
-    (Size(h=2, w=3), '4')
+    >>> parse_size("2x3").values, str(parse_size("4,4")), parse_size("2x2x2").arg
+    ((2, 3), '4', (2, 2, 2))
     """
     parts = text.strip().lower().replace(",", "x").split("x")
     try:
         values = [int(part) for part in parts]
     except ValueError:
         values = []
-    if len(values) not in (1, 2):
-        raise typer.BadParameter(f"expected N, HxW or H,W, got {text!r}")
+    if len(values) not in (1, 2, 3):
+        raise typer.BadParameter(f"expected N, HxW or DxHxW, got {text!r}")
     if min(values) < minimum:
         raise typer.BadParameter(f"must be at least {minimum}, got {text!r}")
-    return Size(values[0], values[-1])
+    return Size(*values)
 
 
 def parse_padding(text: str) -> Size | str:
@@ -74,6 +99,14 @@ class Window:
     size: Size | None = None  # adaptive pooling
     count_include_pad: bool = True
     p: float | None = None
+
+    @property
+    def axes(self) -> int | None:
+        """How many axes the window pools, when its sizes say (``-k 2x2x2``: 3), else ``None``
+        (the file decides, :func:`poolcli.io.arrays.resolve_axes`)."""
+        given = (self.kernel, self.stride, self.padding, self.dilation, self.size)
+        counts = {s.axes for s in given if isinstance(s, Size) and s.axes is not None}
+        return max(counts) if counts else None
 
     @property
     def _kernel(self) -> Size | int:
@@ -104,13 +137,16 @@ class Window:
     def name_fields(self) -> dict[str, str]:
         """``{stride}`` and ``{kernel}`` for output names: ``2``, ``2x3``, ``s64x64`` (adaptive)."""
         if self.size is not None:
-            adaptive = f"s{self.size.h}x{self.size.w}"
+            sizes = self.size.values if self.size.axes == 3 else (self.size.h, self.size.w)
+            adaptive = "s" + "x".join(map(str, sizes))
             return {"stride": adaptive, "kernel": adaptive}
         return {"stride": str(self.stride or self._kernel), "kernel": str(self._kernel)}
 
     def describe(self) -> str:
         """``k3 s2 pad1 d2 ceil``, ``k2 s2 p=3`` (lp), or ``adaptive 64x64``."""
         if self.size is not None:
+            if self.size.axes == 3:
+                return f"adaptive {self.size}"
             return f"adaptive {self.size.h}x{self.size.w}"
         parts = [f"k{self._kernel}", f"s{self.stride or self._kernel}"]
         if self.padding is not None:
@@ -141,7 +177,7 @@ def window_from(
             raise typer.BadParameter(
                 "--global is --size 1x1; give one of them", param_hint="--global"
             )
-        size = Size(1, 1)
+        size = Size(1)  # 1 on every axis, however many the input has
     if size is not None and (kernel or stride or padding or dilation or ceil):
         raise typer.BadParameter(
             "adaptive pooling (--size/--global) excludes --kernel, --stride, --padding,"
@@ -176,7 +212,7 @@ KernelOpt = Annotated[
         "-k",
         "--kernel",
         parser=parse_size,
-        metavar="N|HxW",
+        metavar="N|HxW|DxHxW",
         rich_help_panel=WINDOW,
         help=f"Window size (default: the stride, else {DEFAULTS['kernel_size']}).",
     ),
@@ -187,7 +223,7 @@ StrideOpt = Annotated[
         "-s",
         "--stride",
         parser=parse_size,
-        metavar="N|HxW",
+        metavar="N|HxW|DxHxW",
         rich_help_panel=WINDOW,
         help="Step between windows (default: the kernel). --stride 2 alone means 2x2 windows.",
     ),
@@ -198,7 +234,7 @@ PaddingOpt = Annotated[
         "-p",
         "--padding",
         parser=parse_padding,
-        metavar="N|HxW|same|valid",
+        metavar="N|HxW|DxHxW|same|valid",
         rich_help_panel=WINDOW,
         help="Padding on each side (never wins a max/min), or TensorFlow's same/valid.",
     ),
@@ -209,7 +245,7 @@ DilationOpt = Annotated[
         "-d",
         "--dilation",
         parser=parse_size,
-        metavar="N|HxW",
+        metavar="N|HxW|DxHxW",
         rich_help_panel=WINDOW,
         help="Step between the taps of a window.",
     ),
@@ -231,7 +267,7 @@ SizeOpt = Annotated[
     typer.Option(
         "--size",
         parser=parse_size,
-        metavar="N|HxW",
+        metavar="N|HxW|DxHxW",
         rich_help_panel=WINDOW,
         help="Adaptive pooling to this output size (excludes the other window options).",
     ),
@@ -340,6 +376,27 @@ PreviewOpt = Annotated[
         rich_help_panel=REPORT,
         help="Show each input and its result in the terminal, on standard error (also with -q;"
         " characters instead of colour when colour is off or it is not a terminal).",
+    ),
+]
+
+AxesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--axes",
+        metavar="AXES",
+        rich_help_panel=WINDOW,
+        help="What each stored axis of an array file is: t, z, y, x are pooled, c is the"
+        " channel (zyxc, cyx, tc, yx). Default: from the window and the shape.",
+        show_default=False,
+    ),
+]
+ExplainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--explain",
+        rich_help_panel=REPORT,
+        help="Print each output cell of a small array with the window it came from (padding"
+        " ·, the winning cells in brackets); writes nothing.",
     ),
 ]
 

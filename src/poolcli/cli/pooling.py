@@ -19,22 +19,26 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from poolcli.cli.common import (
+    cause,
     check_stdin,
     cpu_budget,
     display_name,
     max_pixels_kwargs,
     os_cause,
     read_input,
+    stdin_is_text,
     warn_unused_encoding,
 )
 from poolcli.cli.options import (
     DEFAULT_NAME,
     STDIN,
+    AxesOpt,
     Batch,
     CeilOpt,
     CompressOpt,
     CountPadOpt,
     DilationOpt,
+    ExplainOpt,
     FailFastOpt,
     ForceOpt,
     FormatOpt,
@@ -68,6 +72,7 @@ from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
     from poolcli.cli.report import PoolRecord
+    from poolcli.io.arrays import ArrayFile
     from poolcli.io.picture import Picture
     from poolcli.run import plan
 
@@ -113,6 +118,8 @@ def _add_mode_command(info: ModeInfo) -> None:
         skip_existing: SkipExistingOpt = False,
         fail_fast: FailFastOpt = False,
         scheduler: SchedulerOpt = None,
+        axes: AxesOpt = None,
+        explain: ExplainOpt = False,
     ) -> None:
         if len(inputs) == 1 and not skip_existing and STDIN not in (inputs[0], output):
             _read_early(inputs[0], max_pixels)
@@ -134,7 +141,7 @@ def _add_mode_command(info: ModeInfo) -> None:
         out = Output(output, out_dir, name, format, quality, compress_level, force)
         many = Batch(recursive, jobs, skip_existing, fail_fast, scheduler or None)
         limit = max_pixels_kwargs(max_pixels)
-        run = PoolRun(info.name, window, out, limit, json, quiet, many, preview)
+        run = PoolRun(info.name, window, out, limit, json, quiet, many, preview, axes, explain)
         try:
             status = run.process(inputs)
         finally:
@@ -196,6 +203,8 @@ class PoolRun:
     quiet: bool = False
     many: Batch = Batch()
     preview: bool = False
+    axes: str | None = None  # --axes, for array files
+    explain: bool = False
 
     def process(self, inputs: list[str]) -> int:
         """Process every input; the exit status (0, 1 when an input failed, 130/143 stopped)."""
@@ -211,6 +220,8 @@ class PoolRun:
         self._check_usage(inputs)
         from poolcli.cli import report
 
+        if self.explain:
+            return self._explain(inputs)
         if STDIN in inputs or self.out.path == STDIN:
             return self._stream(inputs[0])
         sources = expand_inputs(inputs, recursive=self.many.recursive)
@@ -381,6 +392,8 @@ class PoolRun:
             out.quality,
             out.compress_level,
             out.force,
+            self.axes,
+            self.window.axes,
         )
 
     def _fields(self) -> dict[str, str]:
@@ -388,12 +401,25 @@ class PoolRun:
 
     def _check_usage(self, inputs: list[str]) -> None:
         """Reject option combinations that are wrong whatever the images (exit 2)."""
-        from poolcli.io import formats
+        from poolcli.io import arrays, formats
         from poolcli.run import distributed, plan
 
         out = self.out
         check_stdin(inputs)
-        if STDIN in inputs and out.path is None:
+        if self.axes is not None:
+            try:
+                arrays.parse_axes(self.axes)
+            except PoolError as err:
+                raise typer.BadParameter(str(err), param_hint="--axes") from None
+        if self.explain:
+            if out.path is not None or out.out_dir is not None or self.as_json:
+                raise typer.BadParameter(
+                    "--explain prints and writes nothing: drop -o, --out-dir and --json",
+                    param_hint="--explain",
+                )
+            return
+        # Text or an array on standard input goes back to standard output, as text or bytes.
+        if STDIN in inputs and out.path is None and not stdin_is_text():
             raise typer.BadParameter("standard input needs -o PATH or -o -", param_hint="INPUT")
         if out.path is not None and len(inputs) > 1:
             raise typer.BadParameter(
@@ -430,8 +456,9 @@ class PoolRun:
                 raise typer.BadParameter(str(err), param_hint="--scheduler") from None
         try:
             if out.format is not None:
-                formats.format_name(out.format)
-            elif out.path not in (None, STDIN):
+                if arrays.format_of(out.format) is None:
+                    formats.format_name(out.format)
+            elif out.path not in (None, STDIN) and arrays.format_for_path(out.path) is None:
                 formats.format_for_path(out.path)
         except PoolError as err:
             hint = "--format" if out.format else "'-o' / '--output'"
@@ -447,7 +474,7 @@ class PoolRun:
         from poolcli.run import job
         from poolcli.run.records import PoolRecord as Record
 
-        target = None if self.out.path == STDIN else self.out.path
+        target = None if self.out.path in (STDIN, None) else self.out.path
         record = Record(
             display_name(source),
             output=STDIN if target is None else target,
@@ -458,7 +485,7 @@ class PoolRun:
         pictures: list[Picture] = []  # the input and its result, for --preview
         job.pool_timed(
             record,
-            lambda: keep_picture(pictures, read_input(source, self.read_kwargs)),
+            lambda: keep_picture(pictures, self._read(source)),
             lambda pic: self._save(keep_picture(pictures, pic), target),
             self._recipe(),
             self.many.jobs or cpu_budget(),
@@ -468,10 +495,53 @@ class PoolRun:
             report.print_table(report.pool_table([record]), stderr=True)
         return int(record.status != "ok")
 
-    def _save(self, pic: "Picture", target: str | None) -> None:
-        from poolcli.io import formats, writing
+    def _read(self, source: str) -> "Picture | ArrayFile":
+        return read_input(source, self.read_kwargs, axes=self.axes, spatial=self.window.axes)
+
+    def _explain(self, inputs: list[str]) -> int:
+        """``--explain``: print each small array input's windows; nothing is written."""
+        from poolcli.cli import report
+        from poolcli.io import arrays
+        from poolcli.io.explain import explain
+
+        status = 0
+        for source in inputs:
+            name = display_name(source)
+            try:
+                af = self._read(source)
+                if not isinstance(af, arrays.ArrayFile):
+                    raise ImageError(
+                        f"{name}: --explain shows array files (.npy, .npz, text), not images"
+                    )
+                if "c" in af.axes:
+                    raise ImageError(f"{name}: --explain shows arrays without a channel axis")
+                for key, array in af.arrays.items():
+                    title = [f"{name}[{key}]:"] if len(af.arrays) > 1 else []
+                    if len(inputs) > 1 and not title:
+                        title = [f"{name}:"]
+                    text = explain(array, self.mode, name, **self.window.pool_kwargs())
+                    typer.echo("\n".join([*title, text]))
+            except PoolError as err:
+                report.print_error(name, cause(err, name))
+                status = 1
+        return status
+
+    def _save(self, pic: "Picture | ArrayFile", target: str | None) -> None:
+        from poolcli.io import arrays, formats, writing
 
         out = self.out
+        if isinstance(pic, arrays.ArrayFile):
+            fmt = arrays.format_of(out.format) if out.format else None
+            if target is not None:
+                arrays.write_array_file(pic, target, format=fmt, force=out.force)
+                return
+            fmt = fmt or pic.format
+            if fmt not in arrays.TEXT_FORMATS and fmt != "TEXT" and sys.stdout.isatty():
+                raise ImageError(
+                    "standard output: refusing to write array bytes to a terminal: redirect it"
+                )
+            self._write_stdout(arrays.encode_array_file(pic, fmt))
+            return
         encoding = {"quality": out.quality, "compress_level": out.compress_level}
         if target is not None:
             self._warn_unused_encoding([target])
@@ -481,6 +551,9 @@ class PoolRun:
         if not self.quiet:
             warn_unused_encoding({fmt}, out.quality, out.compress_level)
         data = writing.encode_picture(pic, fmt, **encoding)
+        self._write_stdout(data)
+
+    def _write_stdout(self, data: bytes) -> None:
         try:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from poolcli.errors import ImageError, PoolError
+from poolcli.errors import ImageError, PoolError, UnsupportedError
 
 SPATIAL_NAMES = {1: "L", 2: "HW", 3: "DHW"}
 SPATIAL_LETTERS = "tzyx"
@@ -122,6 +122,34 @@ class ArrayFile:
     def mode(self) -> str:
         """What the report's image-mode column says: the format and the array count."""
         return self.format if len(self.arrays) == 1 else f"{self.format}[{len(self.arrays)}]"
+
+    @property
+    def pooled_later(self) -> float:
+        """0: an array file is pooled whole (:attr:`poolcli.io.picture.Picture.pooled_later`)."""
+        return 0.0
+
+
+def takes(path: str, spatial: int | None, axes: str | None) -> bool:
+    """Whether ``path`` is read as an array file rather than as an image: ``.npy``, ``.npz`` and
+    text always, a TIFF when the window pools 3 axes or ``axes`` says how.
+
+    >>> takes("a.npy", None, None), takes("s.tif", None, None), takes("s.tif", 3, None)
+    (True, False, True)
+    """
+    fmt = format_for_path(path)
+    if fmt == "TIFF":
+        return spatial == 3 or axes is not None
+    return fmt is not None
+
+
+def format_of(name: str) -> str | None:
+    """An output format given by name or suffix (``csv``, ``.npy``, ``tiff``), or ``None``.
+
+    >>> format_of("csv"), format_of(".NPZ"), format_of("tiff"), format_of("png")
+    ('CSV', 'NPZ', 'TIFF', None)
+    """
+    key = name.strip().lower().lstrip(".")
+    return SUFFIXES.get("." + key) or (key.upper() if key.upper() in EXTENSIONS else None)
 
 
 def axis_names(axes: str) -> str:
@@ -693,8 +721,6 @@ def encode_array_file(af: ArrayFile, fmt: str | None = None) -> bytes:
     >>> encode_array_file(pool_array_file(af, "avg", stride=2))
     b'4,5\\n'
     """
-    from poolcli.errors import UnsupportedError
-
     fmt = (fmt or af.format).upper()
     if fmt == "TEXT":
         fmt = "TXT"
@@ -715,8 +741,6 @@ def encode_array_file(af: ArrayFile, fmt: str | None = None) -> bytes:
 
 
 def _text(af: ArrayFile, delimiter: str) -> str:
-    from poolcli.errors import UnsupportedError
-
     a = af.first
     if a.ndim > 2:
         raise UnsupportedError(f"text holds 1 or 2 axes, not {a.ndim} ({shape_text(a.shape)})")
@@ -792,7 +816,12 @@ def write_array_file(
     from poolcli.io.writing import write_atomic
 
     path = Path(path)
-    fmt = format or format_for_path(path) or af.format
+    fmt = format or format_for_path(path)
+    if fmt is None:
+        raise UnsupportedError(
+            f"{path}: an array is written as .npy, .npz, .tif, .csv, .tsv or .txt, not"
+            f" {path.suffix or 'a name without a suffix'}"
+        )
     if path.is_dir():
         raise ImageError(f"{path}: is a directory")
     if not force and os.path.lexists(path):

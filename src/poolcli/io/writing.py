@@ -199,9 +199,7 @@ def write_picture(
     return path
 
 
-def write_atomic(
-    path: Path, data: bytes, *, force: bool, commits: Commits | None = None
-) -> None:
+def write_atomic(path: Path, data: bytes, *, force: bool, commits: Commits | None = None) -> None:
     """Write ``data`` to ``path`` through a temporary file in its folder, renamed (or, without
     ``force``, hard-linked) into place when complete; :func:`write_picture`'s rules."""
     folder = path.parent

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from poolcli.core.cpus import threads_for
@@ -17,6 +17,7 @@ from poolcli.run.plan import Job, Recipe, make_folder
 from poolcli.run.records import PoolRecord, cause, describe, os_reason
 
 if TYPE_CHECKING:
+    from poolcli.io.arrays import ArrayFile
     from poolcli.io.commits import Commits
     from poolcli.io.picture import Picture
 
@@ -56,9 +57,9 @@ def run_job(
     record = PoolRecord(name, output=job.output_name or job.target, mode=recipe.mode)
     record.window, record.index = recipe.window, job.index
 
-    def read() -> Picture:
+    def read() -> Picture | ArrayFile:
         try:
-            return _read(job.source, name, recipe.read_kwargs)
+            return _read(job.source, name, recipe)
         finally:
             if then is not None and not is_url(then.source):
                 ahead.start(then.source, then.recipe.read_kwargs)
@@ -97,8 +98,8 @@ def _spelled(job: Job, record: PoolRecord) -> PoolRecord:
 
 def pool_timed(
     record: PoolRecord,
-    read: Callable[[], Picture],
-    write: Callable[[Picture], object],
+    read: Callable[[], Picture | ArrayFile],
+    write: Callable[[Any], object],
     recipe: Recipe,
     threads: int | None = None,
 ) -> PoolRecord:
@@ -108,7 +109,7 @@ def pool_timed(
     standard input and output). A :class:`PoolError` or :class:`OSError` ends it with
     ``record.status = "error"``; the record is returned.
     """
-    from poolcli.io import pooling
+    from poolcli.io import arrays, pooling
 
     seconds = record.seconds
     try:
@@ -122,9 +123,18 @@ def pool_timed(
         if threads is not None:  # at most that many; a small image is not worth more than one
             import numpy as np
 
-            h, w, c = pic.shape
-            extra["threads"] = threads_for(h * w * c * np.dtype(pic.dtype).itemsize, threads)
-        pooled = pooling.pool_picture(pic, recipe.mode, **recipe.pool_kwargs, **extra)
+            nbytes = int(np.prod(pic.shape)) * np.dtype(pic.dtype).itemsize
+            extra["threads"] = threads_for(nbytes, threads)
+        pooled: Any
+        if isinstance(pic, arrays.ArrayFile):
+            pooled = arrays.pool_array_file(pic, recipe.mode, **recipe.pool_kwargs, **extra)
+        else:
+            if recipe.spatial == 3:
+                raise ImageError(
+                    f"{record.input}: an image pools 2 axes, not the 3 of this window; volumes"
+                    " are .npy, .npz and TIFF stacks"
+                )
+            pooled = pooling.pool_picture(pic, recipe.mode, **recipe.pool_kwargs, **extra)
         seconds.pool = time.perf_counter() - start
         record.output_shape = pooled.shape
         del pic  # the decoded input is not needed while encoding: it is most of the peak memory
@@ -143,10 +153,16 @@ def pool_timed(
     return record
 
 
-def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
-    from poolcli.io import reading
+def _read(source: str, name: str, recipe: Recipe) -> Picture | ArrayFile:
+    from poolcli.io import arrays, reading
 
+    read_kwargs = recipe.read_kwargs
+    as_array = arrays.takes(source, recipe.spatial, recipe.axes)
     if not is_url(source):
+        if as_array:
+            return arrays.read_array_file(
+                source, name=name, axes=recipe.axes, spatial=recipe.spatial
+            )
         pic = ahead.take(source, read_kwargs, name=name)
         if pic is not None:
             return pic
@@ -156,18 +172,35 @@ def _read(source: str, name: str, read_kwargs: Mapping[str, Any]) -> Picture:
         data = fs.cat_file(path)
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
+    if as_array:
+        fmt = arrays.format_for_path(path)
+        return arrays.read_array_file(
+            data, name=name, format=fmt, axes=recipe.axes, spatial=recipe.spatial
+        )
     return reading.read_picture(data, name=name, **read_kwargs)
 
 
 def _write(
-    pic: Picture,
+    pic: Picture | ArrayFile,
     target: str,
     recipe: Recipe,
     threads: int | None = None,
     commits: Commits | None = None,
     folder: str | None = None,
 ) -> None:
-    from poolcli.io import formats, writing
+    from poolcli.io import arrays, formats, writing
+
+    if isinstance(pic, arrays.ArrayFile):
+        fmt = arrays.format_of(recipe.format) if recipe.format else None
+        if not is_url(target):
+            arrays.write_array_file(pic, target, format=fmt, force=recipe.force)
+            return
+        fs, path = filesystem(target)
+        data = arrays.encode_array_file(pic, fmt or arrays.format_for_path(path))
+        if not recipe.force and fs.exists(path):
+            raise ImageError(f"{target}: already exists (force overwrites it)")
+        fs.pipe_file(path, data)
+        return
 
     if folder is not None:
         make_folder(folder)

@@ -68,7 +68,9 @@ class Recipe:
 
     ``window`` only labels the records (e.g. ``"k2 s2"``); ``pool_kwargs`` is what
     :func:`poolcli.io.pooling.pool_picture` gets; ``read_kwargs`` what
-    :func:`poolcli.io.reading.read_picture` gets (``max_pixels``).
+    :func:`poolcli.io.reading.read_picture` gets (``max_pixels``). ``axes`` and ``spatial``
+    decide whether a file is read as an array file and which of its axes are pooled
+    (:func:`poolcli.io.arrays.takes`, :func:`poolcli.io.arrays.resolve_axes`).
     """
 
     mode: str
@@ -79,6 +81,8 @@ class Recipe:
     quality: int | None = None
     compress_level: int | None = None
     force: bool = False
+    axes: str | None = None  # --axes: what each stored axis of an array file is
+    spatial: int | None = None  # how many axes the window pools, when its sizes say
 
 
 @dataclass(frozen=True)

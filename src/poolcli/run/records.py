@@ -53,12 +53,15 @@ class PoolRecord:
     window: str | None = None
     seconds: Seconds = field(default_factory=Seconds)
     index: int | None = None
+    axes: str | None = None  # an array file's axis names, one letter per axis: "DHWC"
 
 
 def describe(record: Any, pic: Picture) -> None:
-    """Fill in a record's ``input_shape``, ``image_mode``, ``dtype`` and ``frames``."""
+    """Fill in a record's ``input_shape``, ``image_mode``, ``dtype`` and ``frames`` (and an
+    array file's ``axes``)."""
     record.input_shape, record.image_mode = pic.shape, pic.mode
     record.dtype, record.frames = pic.dtype, pic.n_frames
+    record.axes = getattr(pic, "names", None)
 
 
 def shape_of(image: Any) -> tuple[int, int, int]:
