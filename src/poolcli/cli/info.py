@@ -11,6 +11,7 @@ from poolcli.cli.common import (
     read_input,
 )
 from poolcli.cli.options import (
+    AxesOpt,
     CeilOpt,
     DilationOpt,
     GlobalOpt,
@@ -39,9 +40,18 @@ def info(
     global_: GlobalOpt = False,
     max_pixels: MaxPixelsOpt = None,
     json: JsonOpt = False,
+    axes: AxesOpt = None,
 ) -> None:
-    """Format, frames, shape (HxWxC), image mode and dtype; and what the window would give."""
+    """Format, frames, shape (HxWxC, or an array's axes), image mode and dtype; and what the
+    window would give."""
     window = window_from(kernel, stride, padding, dilation, ceil, size, global_)
+    if axes is not None:
+        from poolcli.io.arrays import parse_axes
+
+        try:
+            parse_axes(axes)
+        except PoolError as err:
+            raise typer.BadParameter(str(err), param_hint="--axes") from None
     check_stdin(inputs)
     from poolcli.cli import report
 
@@ -49,7 +59,7 @@ def info(
     for source in inputs:
         record = report.InfoRecord(display_name(source), window=window.describe())
         try:
-            pic = read_input(source, max_pixels_kwargs(max_pixels))
+            pic = read_input(source, max_pixels_kwargs(max_pixels), axes=axes, spatial=window.axes)
         except PoolError as err:
             record.status, record.error = "error", cause(err, record.input)
             report.print_error(record.input, record.error)
@@ -58,9 +68,15 @@ def info(
             record.format = pic.format
             try:
                 from poolcli.core.pool import output_shape
+                from poolcli.io.arrays import ArrayFile, pooled_shape
 
-                oh, ow = output_shape(pic.size[::-1], **window.geometry())
-                record.output_shape = (oh, ow, record.input_shape[2])
+                if isinstance(pic, ArrayFile):
+                    record.output_shape = pooled_shape(pic, **window.geometry())
+                elif window.axes == 3:
+                    raise WindowError("an image pools 2 axes, not the 3 of this window")
+                else:
+                    oh, ow = output_shape(pic.size[::-1], **window.geometry())
+                    record.output_shape = (oh, ow, record.input_shape[2])
             except WindowError as err:
                 record.window_error = str(err)
         records.append(record)

@@ -22,6 +22,7 @@ from poolcli.cli.options import (
     OUTPUT,
     STDIN,
     WINDOW,
+    AxesOpt,
     CompressOpt,
     ForceOpt,
     JsonOpt,
@@ -30,6 +31,7 @@ from poolcli.cli.options import (
     POpt,
     QualityOpt,
     QuietOpt,
+    SchedulerOpt,
     Size,
     SkipExistingOpt,
     format_option,
@@ -128,6 +130,31 @@ def pyramid(
     max_pixels: MaxPixelsOpt = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="PATH.zarr",
+            rich_help_panel=OUTPUT,
+            help="Write one OME-Zarr store (level 0 the input, then each level; needs"
+            " poolcli[zarr]) instead of a file per level.",
+        ),
+    ] = None,
+    chunks: Annotated[
+        Size | None,
+        typer.Option(
+            "--chunks",
+            parser=parse_size,
+            metavar="N|HxW|DxHxW",
+            rich_help_panel=OUTPUT,
+            help="OME-Zarr: chunk size per pooled axis (default 64 per axis for volumes, 256"
+            " for planes).",
+            show_default=False,
+        ),
+    ] = None,
+    axes: AxesOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Successive pooled levels of one image (tiles, mip maps): INPUT_avg_L1.png, _L2, ..."""
     from poolcli.cli import report
@@ -188,9 +215,47 @@ def _checked(
             "--skip-existing keeps existing outputs, --force replaces them: give one",
             param_hint="--skip-existing",
         )
-    step = factor or Size(2, 2)
-    if step.h * step.w < 2:
+    step = factor or Size(2)
+    if max(step.values) < 2:
         raise typer.BadParameter("must be at least 2 on one axis", param_hint="--stride")
+    if output is not None:
+        per_level = {
+            "--out-dir": out_dir is not None,
+            "--name": name != PYRAMID_NAME,
+            "--format": format is not None,
+            "--quality": quality is not None,
+            "--skip-existing": skip_existing,
+        }
+        for option, given in per_level.items():
+            if given:
+                raise typer.BadParameter(
+                    "is for a file per level; -o writes one OME-Zarr store", param_hint=option
+                )
+        _ome_zarr(
+            input,
+            output,
+            mode,
+            levels,
+            step,
+            p,
+            axes,
+            chunks,
+            compress_level,
+            force,
+            jobs,
+            max_pixels,
+            json,
+            quiet,
+            scheduler,
+        )
+    if step.axes == 3:
+        raise typer.BadParameter(
+            "3 axes make a volume pyramid: write it as OME-Zarr with -o PATH.zarr",
+            param_hint="--stride",
+        )
+    if axes is not None or scheduler is not None or chunks is not None:
+        option = "--axes" if axes else "--scheduler" if scheduler else "--chunks"
+        raise typer.BadParameter("is for OME-Zarr pyramids (-o PATH.zarr)", param_hint=option)
     if out_dir is not None and os.path.isfile(out_dir):
         raise typer.BadParameter(f"{out_dir} is a file", param_hint="--out-dir")
     if format is not None:
@@ -283,6 +348,112 @@ def _write_levels(
         if json:
             report.print_json(record)
     return records
+
+
+def _ome_zarr(
+    input: str,
+    output: str,
+    mode: str,
+    levels: int,
+    step: Size,
+    p: float | None,
+    axes: str | None,
+    chunks: Size | None,
+    compress_level: int | None,
+    force: bool,
+    jobs: int | None,
+    max_pixels: int | None,
+    json: bool,
+    quiet: bool,
+    scheduler: str | None,
+) -> None:
+    """``poolcli pyramid INPUT -o PATH.zarr``: one OME-Zarr store, a record per level."""
+    from poolcli.cli import report
+    from poolcli.io.arrays import axis_names, parse_axes
+    from poolcli.io.omezarr import ngff_order
+    from poolcli.run import pyramid as pyramids
+    from poolcli.run.distributed import check_scheduler
+
+    if not output.rstrip("/").lower().endswith(".zarr"):
+        raise typer.BadParameter(
+            f"{output}: names an OME-Zarr store (PATH.zarr); for a file per level use --out-dir"
+            " and --name",
+            param_hint="'-o' / '--output'",
+        )
+    if compress_level is not None and not 0 <= compress_level <= 9:
+        raise typer.BadParameter("0 (none) to 9", param_hint="--compress-level")
+    try:
+        if axes is not None:
+            parse_axes(axes)
+        if scheduler is not None:
+            check_scheduler(scheduler)
+    except (ImportError, PoolError) as err:
+        raise typer.BadParameter(str(err), param_hint="--axes" if axes else "--scheduler") from None
+    extra = {"p": p} if "p" in MODES[mode].params else {}
+    if jobs is not None:
+        extra["threads"] = jobs
+    counts = {s.axes for s in (step, chunks) if s is not None and s.axes is not None}
+    if len(counts) > 1:
+        raise typer.BadParameter(
+            "--stride and --chunks give different numbers of axes", param_hint="--chunks"
+        )
+    spatial = counts.pop() if counts else None
+    made: list[tuple[Any, float]] = []  # each level written, with the seconds it took
+    clock = [time.perf_counter()]
+
+    def on_level(level: Any) -> None:
+        now = time.perf_counter()
+        made.append((level, now - clock[0]))
+        clock[0] = now
+
+    def factor_for(size: Size) -> Any:
+        return size.values if size.axes == 3 else size.arg
+
+    try:
+        af, _ = pyramids.ome_zarr_pyramid(
+            input,
+            output,
+            mode,
+            levels,
+            factor_for(step),
+            name=input,
+            axes=axes,
+            spatial=spatial,
+            scheduler=scheduler,
+            read_kwargs=max_pixels_kwargs(max_pixels),
+            on_level=on_level,
+            chunks=None if chunks is None else factor_for(chunks),
+            compress_level=compress_level,
+            force=force,
+            **extra,
+        )
+    except ImportError as err:
+        report.print_error(input, f"OME-Zarr needs poolcli[zarr] ({err.name} is missing)")
+        raise typer.Exit(1) from None
+    except PoolError as err:
+        report.print_error(input, cause(err, input))
+        raise typer.Exit(1) from None
+    except OSError as err:  # the Dask scheduler cannot be reached
+        report.print_error(str(scheduler or output), os_cause(err))
+        raise typer.Exit(1) from None
+    # Shapes in the store's order (OME-NGFF: t, c, z, y, x), the input's too.
+    order = ngff_order(af.axes)
+    names = axis_names("".join(af.axes[i] for i in order))
+    records = []
+    for level, seconds in made:
+        record = report.PoolRecord(input, output=f"{output}/s{level.level}", mode=mode)
+        k = Size(*level.window)
+        record.window = f"L{level.level} = L{level.source} k{k} s{k}" if level.level else "L0"
+        record.input_shape = tuple(af.shape[i] for i in order)
+        record.output_shape, record.axes = level.shape, names
+        record.dtype, record.image_mode, record.frames = af.dtype, af.mode, 1
+        record.seconds.pool = seconds
+        records.append(record)
+        if json:
+            report.print_json(record)
+    if not (quiet or json):
+        report.print_table(report.pool_table(records, noun="levels"), stderr=True)
+    raise typer.Exit(0)
 
 
 def _level_window(step: Any) -> str:

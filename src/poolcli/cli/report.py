@@ -5,7 +5,8 @@
 ``NO_COLOR`` and pipes are respected; one line per row, as wide as it needs, so no path is ever
 broken, not even in a pipe, where Rich would assume 80 columns), one JSON object per line, one
 error line, a progress bar and the closing summary of a batch. Shapes are ``(H, W, C)`` as NumPy
-sees the first frame.
+sees the first frame;
+an array file's shapes are as stored, and ``axes`` names them (``DHWC``).
 
 >>> record = PoolRecord("photo.png", mode="max", window="k2 s2", output="photo_max2.png",
 ...                     input_shape=(5, 7, 3), output_shape=(2, 3, 3), image_mode="RGB",
@@ -14,7 +15,7 @@ sees the first frame.
 {"index": 0, "input": "photo.png", "output": "photo_max2.png", "status": "ok", "error": null,
  "input_shape": [5, 7, 3], "output_shape": [2, 3, 3], "image_mode": "RGB", "dtype": "uint8",
  "frames": null, "mode": "max", "window": "k2 s2",
- "seconds": {"load": 0.01, "pool": 0.002, "save": 0.03}}
+ "seconds": {"load": 0.01, "pool": 0.002, "save": 0.03}, "axes": null}
 >>> shape_text((5, 7, 3))
 '5x7x3'
 """
@@ -68,10 +69,19 @@ class InfoRecord:
     window: str | None = None
     output_shape: Shape | None = None
     window_error: str | None = None
+    axes: str | None = None  # an array file's axis names, one letter per axis: "DHWC"
 
 
-def shape_text(shape: Shape | None) -> str:
-    return "" if shape is None else "x".join(str(n) for n in shape)
+def shape_text(shape: Shape | None, axes: str | None = None) -> str:
+    """``5x7x3``; with an array file's axis names ``9x12x11 (DxHxW)``.
+
+    >>> shape_text((9, 12, 11), "DHW")
+    '9x12x11 (DxHxW)'
+    """
+    if shape is None:
+        return ""
+    text = "x".join(str(n) for n in shape)
+    return f"{text} ({'x'.join(axes)})" if axes and len(axes) == len(shape) else text
 
 
 def json_line(record: PoolRecord | InfoRecord) -> str:
@@ -125,8 +135,8 @@ def pool_table(records: Sequence[PoolRecord], noun: str = "inputs") -> Table:
         table.add_row(
             r.input,
             _output_cell(r),
-            shape_text(r.input_shape),
-            shape_text(r.output_shape),
+            shape_text(r.input_shape, r.axes),
+            shape_text(r.output_shape, r.axes),
             r.image_mode or "",
             r.dtype or "",
             _seconds(r.seconds.load),
@@ -260,13 +270,15 @@ def info_table(records: Sequence[InfoRecord]) -> Table:
             table.add_row(r.input, Text("failed", style="red"), *[""] * 5)
             continue
         pooled = (
-            Text(r.window_error, style="yellow") if r.window_error else shape_text(r.output_shape)
+            Text(r.window_error, style="yellow")
+            if r.window_error
+            else shape_text(r.output_shape, r.axes)
         )
         table.add_row(
             r.input,
             r.format or "",
             str(r.frames or ""),
-            shape_text(r.input_shape),
+            shape_text(r.input_shape, r.axes),
             r.image_mode or "",
             r.dtype or "",
             pooled,

@@ -661,6 +661,23 @@ def pool_kwargs_for(n: int, pool_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def pooled_shape(af: ArrayFile, **window: Any) -> tuple[int, ...]:
+    """The stored shape pooling ``af`` with ``window`` would give (:func:`output_shape`'s
+    arguments); raises its ``WindowError``.
+
+    >>> pooled_shape(ArrayFile({"": np.zeros((2, 9, 7))}, "NPY", "cyx"), kernel_size=2)
+    (2, 4, 3)
+    """
+    from poolcli.core.pool import output_shape
+
+    spatial = [i for i, a in enumerate(af.axes) if a != CHANNEL]
+    out = output_shape(tuple(af.shape[i] for i in spatial), **pool_kwargs_for(af.spatial, window))
+    shape = list(af.shape)
+    for i, n in zip(spatial, out, strict=True):
+        shape[i] = int(n)
+    return tuple(shape)
+
+
 def pool_array_file(af: ArrayFile, mode: str, **pool_kwargs: Any) -> ArrayFile:
     """Pool every array of ``af`` with :func:`poolcli.pool`, keeping the stored layout.
 
