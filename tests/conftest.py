@@ -122,3 +122,12 @@ POOL_JSON_KEYS = {
     "dtype",
     "seconds",
 }
+
+
+@pytest.fixture
+def zarr_cleanup():
+    """Stop zarr's I/O thread after a test that wrote or read Zarr: zarr 3 keeps an event loop
+    on a thread of its own, and the tests that fork worker processes want a single thread."""
+    yield
+    sync = __import__("zarr.core.sync", fromlist=["cleanup_resources"])
+    sync.cleanup_resources()

@@ -20,6 +20,7 @@ import poolcli
 from poolcli.cli import app
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("zarr_cleanup")
 zarr = pytest.importorskip("zarr")
 models = pytest.importorskip("ome_zarr_models.v05.image")
 

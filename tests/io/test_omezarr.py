@@ -15,6 +15,7 @@ from poolcli.errors import ImageError, UnsupportedError, WindowError
 from poolcli.io import omezarr
 
 zarr = pytest.importorskip("zarr")
+pytestmark = pytest.mark.usefixtures("zarr_cleanup")
 da = pytest.importorskip("dask.array")
 models_v05 = pytest.importorskip("ome_zarr_models.v05.image")
 models_v04 = pytest.importorskip("ome_zarr_models.v04.image")

@@ -31,6 +31,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,7 @@ def write_pyramid(
     ImageError
         The store exists (without ``force``), its folder is missing, a write failed.
     """
+    import dask
     import dask.array as da
 
     letters = axes.lower()
@@ -207,6 +209,13 @@ def write_pyramid(
         )
     store_order = ngff_order(pool_letters)
     ngff_letters = "".join(pool_letters[i] for i in store_order)
+    # Dask's threads for this write only (its default pool would outlive the call, and worker
+    # processes are forked only from a single-threaded process); a distributed Client set as
+    # the default scheduler takes precedence over the pool.
+    threads = pool_kwargs.get("threads") or os.cpu_count() or 1
+    stack = contextlib.ExitStack()
+    executor = stack.enter_context(ThreadPoolExecutor(threads))
+    stack.enter_context(dask.config.set(pool=executor))
     tmp = Path(
         tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".poolcli-tmp", dir=target.parent)
     )
@@ -237,6 +246,8 @@ def write_pyramid(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        stack.close()
     return done
 
 
