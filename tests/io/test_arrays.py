@@ -287,21 +287,3 @@ def test_sniff_tells_text_from_images() -> None:
         (npy_bytes(np.zeros(2)), "NPY"),
     ]:
         assert arrays.sniff(data) == fmt
-
-
-# --- opened lazily, for pyramids ------------------------------------------------------------------
-
-
-def test_open_maps_npy_and_reads_tiff_pages_lazily(tmp_path: Path, rng) -> None:
-    x = rng.integers(0, 4000, (5, 2, 6, 7), dtype=np.uint16)
-    tifffile.imwrite(tmp_path / "h.tif", x, imagej=True, metadata={"axes": "ZCYX", "spacing": 3.0})
-    af = arrays.open_array_file(tmp_path / "h.tif")
-    assert type(af.first).__module__.startswith("dask")
-    assert af.first.chunksize == (1, 1, 6, 7)  # one task per page
-    assert (af.axes, af.info["physical"]["z"]) == ("zcyx", [3.0, None])
-    np.testing.assert_array_equal(af.first.compute(scheduler="synchronous"), x)
-    np.save(tmp_path / "v.npy", x[:, 0])
-    mapped = arrays.open_array_file(tmp_path / "v.npy", spatial=3)
-    assert isinstance(mapped.first, np.memmap) and mapped.axes == "zyx"
-    with pytest.raises(ImageError, match="no such file"):
-        arrays.open_array_file(tmp_path / "none.tif")

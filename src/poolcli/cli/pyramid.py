@@ -371,7 +371,7 @@ def _ome_zarr(
     from poolcli.cli import report
     from poolcli.io.arrays import axis_names, parse_axes
     from poolcli.io.omezarr import ngff_order
-    from poolcli.run import pyramid as pyramids
+    from poolcli.run import omezarr as omezarrs
     from poolcli.run.distributed import check_scheduler
 
     if not output.rstrip("/").lower().endswith(".zarr"):
@@ -410,7 +410,7 @@ def _ome_zarr(
         return size.values if size.axes == 3 else size.arg
 
     try:
-        af, _ = pyramids.ome_zarr_pyramid(
+        af, _ = omezarrs.ome_zarr_pyramid(
             input,
             output,
             mode,

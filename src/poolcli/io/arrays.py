@@ -435,9 +435,9 @@ def open_array_file(
     axes: str | None = None,
     spatial: int | None = None,
 ) -> ArrayFile:
-    """Like :func:`read_array_file`, but a ``.npy`` is memory-mapped and a TIFF stack is a Dask
-    array of its pages (read by the task that needs each one, on a cluster too): for pooling
-    a volume larger than memory chunk by chunk (:mod:`poolcli.io.omezarr`).
+    """Like :func:`read_array_file`, but a ``.npy`` is memory-mapped, not read: for pooling a
+    volume larger than memory chunk by chunk (:mod:`poolcli.run.omezarr`, which reads a TIFF
+    stack a page at a time with :func:`tiff_pages`).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -447,8 +447,7 @@ def open_array_file(
     ('memmap', 'DHW')
     """
     label = name or os.fspath(path)
-    fmt = format_for_path(path)
-    if fmt == "NPY":
+    if format_for_path(path) == "NPY":
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         except FileNotFoundError:
@@ -457,18 +456,31 @@ def open_array_file(
             raise ImageError(f"{label}: not a plain NumPy .npy file: {_one_line(err)}") from None
         letters = resolve_axes(array.shape, label, axes=axes, spatial=spatial)
         return ArrayFile({"": array}, "NPY", letters)
-    if fmt == "TIFF":
-        lazy = _lazy_tiff(path, label, axes, spatial)
-        if lazy is not None:
-            return lazy
     return read_array_file(path, name=label, axes=axes, spatial=spatial)
 
 
-def _lazy_tiff(
-    path: str | os.PathLike[str], label: str, axes: str | None, spatial: int | None
-) -> ArrayFile | None:
-    """A TIFF whose first series is a stack of whole pages as a Dask array, one task per page;
-    ``None`` for any other layout (read whole instead)."""
+@dataclass(frozen=True)
+class TiffPages:
+    """A TIFF whose first series is a stack of whole pages: what reading it page by page needs
+    (:func:`read_page`), and the :class:`ArrayFile` it makes without its pixels (``layout``)."""
+
+    path: str
+    shape: tuple[int, ...]
+    page_shape: tuple[int, ...]
+    dtype: np.dtype
+    layout: ArrayFile  # axes and metadata; its array is a zero-size placeholder
+
+
+def tiff_pages(
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    axes: str | None = None,
+    spatial: int | None = None,
+) -> TiffPages | None:
+    """The pages of a TIFF stack, or ``None`` for any other layout (tiles, one page): read it
+    whole instead. Its axes are told as :func:`read_array_file` tells them."""
+    label = name or os.fspath(path)
     tifffile = _tifffile(label)
     try:
         with tifffile.TiffFile(path) as tif:
@@ -485,13 +497,6 @@ def _lazy_tiff(
     lead = shape[: len(shape) - len(page_shape)]
     if pages < 2 or shape[len(lead) :] != page_shape or int(np.prod(lead)) != pages:
         return None
-    import dask
-    import dask.array as da
-
-    read = dask.delayed(_read_page, pure=True)
-    stack = da.stack(
-        [da.from_delayed(read(os.fspath(path), i), page_shape, dtype) for i in range(pages)]
-    ).reshape(shape)
     if axes is not None:
         letters = resolve_axes(shape, label, axes=axes, spatial=spatial)
     else:
@@ -499,10 +504,12 @@ def _lazy_tiff(
     found = {_physical_letter(k, taxes, letters): v for k, v in physical.items()}
     info = {"tiff": flavour, "tiff_axes": taxes}
     info["physical"] = {k: v for k, v in found.items() if k is not None}
-    return ArrayFile({"": stack}, "TIFF", letters, info)
+    layout = ArrayFile({"": np.zeros((0,) * len(shape), dtype)}, "TIFF", letters, info)
+    return TiffPages(os.fspath(path), shape, page_shape, np.dtype(dtype), layout)
 
 
-def _read_page(path: str, index: int) -> np.ndarray:
+def read_page(path: str, index: int) -> np.ndarray:
+    """Page ``index`` of the TIFF at ``path`` (one task of a stack read page by page)."""
     import tifffile
 
     return tifffile.imread(path, key=index)

@@ -30,13 +30,10 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from poolcli.errors import ImageError, PoolError, UnsupportedError, WindowError
 
@@ -112,146 +109,7 @@ def max_levels(sizes: Sequence[int], factors: Sequence[int]) -> int:
     return n
 
 
-def write_pyramid(
-    x: Any,
-    path: str | os.PathLike[str],
-    mode: str,
-    levels: int,
-    factor: int | Sequence[int] = 2,
-    *,
-    axes: str,
-    physical: Mapping[str, Sequence[Any]] | None = None,
-    chunks: int | Sequence[int] | None = None,
-    compress_level: int | None = None,
-    version: str = "0.5",
-    force: bool = False,
-    name: str | None = None,
-    on_level: Callable[[Level], None] | None = None,
-    chain: bool = False,
-    **pool_kwargs: Any,
-) -> list[Level]:
-    """Write an OME-Zarr multiscale pyramid of ``x``: levels 0 (``x``) to ``levels``.
-
-    Parameters
-    ----------
-    x : numpy.ndarray or dask.array.Array
-        The array as stored, its axes named by ``axes`` (``zyx``, ``yxc``, ``cyx``, ``tyx``...:
-        2 or 3 of ``t z y x``, at most one ``c``). A NumPy array (a memory map too) is cut in
-        chunks; a Dask array keeps its chunks.
-    path : path
-        The store, a folder (``out.ome.zarr``); written to a temporary folder beside it and
-        renamed when complete.
-    mode : str
-        Pooling mode (``max``, ``avg``, ``mode``, ``sparse``, ...).
-    levels : int
-        Levels after the input, at least 1 and at most what the shape has room for.
-    factor : int or tuple
-        Window between levels per pooled axis (in the stored order of the pooled axes).
-    physical : mapping, optional
-        ``{letter: (size, unit)}``: the input's pixel size per pooled axis (default 1, no unit).
-    chunks : int or tuple, optional
-        Zarr chunk per pooled axis (default 64 per axis for volumes, 256 for planes); the
-        channel axis is one chunk.
-    compress_level : int, optional
-        ``None``: Zarr's default codec (zstd); 0: uncompressed; 1-9: zstd at that level.
-    version : str
-        ``"0.5"`` (Zarr v3) or ``"0.4"`` (Zarr v2).
-    force : bool
-        Replace an existing store.
-    on_level : callable, optional
-        Called with each :class:`Level` when it is written.
-    chain : bool
-        Pool each level from the one before, read back from the store: exact for ``max`` and
-        ``min`` only (:func:`poolcli.run.pyramid.chains` says when), and cheaper. Default:
-        every level from the input.
-    pool_kwargs
-        For :func:`poolcli.pool` (``p``, ``threads``).
-
-    Returns
-    -------
-    list of Level
-
-    Raises
-    ------
-    WindowError
-        More levels than fit, a bad factor. ``UnsupportedError``: axes OME-NGFF cannot hold.
-    ImageError
-        The store exists (without ``force``), its folder is missing, a write failed.
-    """
-    import dask
-    import dask.array as da
-
-    letters = axes.lower()
-    _check_axes(letters)
-    spatial = [i for i, a in enumerate(letters) if a != "c"]
-    pool_letters = "".join(letters[i] for i in spatial) + ("c" if "c" in letters else "")
-    to_pool = spatial + [i for i, a in enumerate(letters) if a == "c"]
-    f = level_factors(factor, len(spatial))
-    sizes = [x.shape[i] for i in spatial]
-    room = max_levels(sizes, f)
-    if levels < 1 or levels > room:
-        raise WindowError(
-            f"{levels} levels of factor {'x'.join(map(str, f))} do not fit a"
-            f" {'x'.join(map(str, sizes))} array (at most {room})"
-        )
-    if version not in ("0.4", "0.5"):
-        raise UnsupportedError(f"OME-NGFF version {version!r}: poolcli writes 0.4 or 0.5")
-    zchunks = _zarr_chunks(chunks, len(spatial))
-    target = Path(path)
-    _check_target(target, force)
-
-    # Work in the pooling layout (pooled axes first, channel last); store in NGFF order.
-    if isinstance(x, da.Array):
-        data = x.transpose(to_pool)
-    else:
-        data = da.from_array(
-            np.transpose(x, to_pool), chunks=_input_chunks(zchunks, f, levels, x.shape, to_pool)
-        )
-    store_order = ngff_order(pool_letters)
-    ngff_letters = "".join(pool_letters[i] for i in store_order)
-    # Dask's threads for this write only (its default pool would outlive the call, and worker
-    # processes are forked only from a single-threaded process); a distributed Client set as
-    # the default scheduler takes precedence over the pool.
-    threads = pool_kwargs.get("threads") or os.cpu_count() or 1
-    stack = contextlib.ExitStack()
-    executor = stack.enter_context(ThreadPoolExecutor(threads))
-    stack.enter_context(dask.config.set(pool=executor))
-    tmp = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".poolcli-tmp", dir=target.parent)
-    )
-    done: list[Level] = []
-    try:
-        group = _open_group(tmp, version)
-        chained = chain
-        previous = data
-        for level in range(levels + 1):
-            if level == 0:
-                made, source, window = data, 0, (1,) * len(f)
-            elif chained:
-                made = _pool(previous, mode, f, pool_kwargs)
-                source, window = level - 1, f
-            else:
-                window = tuple(k**level for k in f)
-                made, source = _pool(data, mode, window, pool_kwargs), 0
-            stored = made.transpose(store_order)
-            array = _store(group, f"s{level}", stored, ngff_letters, zchunks, compress_level)
-            if chained:  # the next level reads this one back, a chunk at a time
-                previous = da.from_zarr(array).transpose(list(np.argsort(store_order)))
-            info = Level(level, tuple(int(n) for n in stored.shape), source, window)
-            done.append(info)
-            if on_level is not None:
-                on_level(info)
-        _write_metadata(group, ngff_letters, f, pool_letters, done, physical, version, name)
-        _replace(tmp, target, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        stack.close()
-    return done
-
-
-def _check_axes(letters: str) -> None:
+def check_axes(letters: str) -> None:
     if set(letters) - set(NGFF_ORDER) or len(set(letters)) != len(letters):
         raise UnsupportedError(f"axes {letters!r}: OME-Zarr axes are t, c, z, y, x")
     space = sum(a in "zyx" for a in letters)
@@ -261,7 +119,7 @@ def _check_axes(letters: str) -> None:
         )
 
 
-def _zarr_chunks(chunks: int | Sequence[int] | None, n: int) -> tuple[int, ...]:
+def zarr_chunks(chunks: int | Sequence[int] | None, n: int) -> tuple[int, ...]:
     if chunks is None:
         return (DEFAULT_CHUNK.get(n, 64),) * n
     c = (chunks,) * n if isinstance(chunks, int) else tuple(chunks)
@@ -270,30 +128,7 @@ def _zarr_chunks(chunks: int | Sequence[int] | None, n: int) -> tuple[int, ...]:
     return c
 
 
-def _input_chunks(
-    zchunks: tuple[int, ...],
-    f: tuple[int, ...],
-    levels: int,
-    shape: tuple[int, ...],
-    to_pool: list[int],
-) -> tuple[int, ...]:
-    """Input chunks that are whole windows of the last level (no window across two chunks)."""
-    spans = []
-    for c, k in zip(zchunks, f, strict=True):
-        block = k**levels
-        spans.append(max(block, -(-c // block) * block))
-    channels = [shape[i] for i in to_pool[len(f) :]]
-    return (*spans, *channels)
-
-
-def _pool(x: Any, mode: str, window: tuple[int, ...], kw: Mapping[str, Any]) -> Any:
-    from poolcli.backends import pool
-
-    # A tuple: pool counts the axes it pools by its length.
-    return pool(x, mode, kernel_size=window, stride=window, **kw)
-
-
-def _check_target(target: Path, force: bool) -> None:
+def check_target(target: Path, force: bool) -> None:
     if not target.parent.is_dir():
         raise ImageError(f"{target}: no such folder {os.fspath(target.parent)!r}")
     if os.path.lexists(target):
@@ -307,27 +142,24 @@ def _is_zarr(path: Path) -> bool:
     return any((path / name).exists() for name in ("zarr.json", ".zgroup", ".zattrs"))
 
 
-def _open_group(folder: Path, version: str) -> Any:
+def open_group(folder: Path, version: str) -> Any:
     import zarr
 
     return zarr.open_group(str(folder), mode="w", zarr_format=3 if version == "0.5" else 2)
 
 
-def _store(
+def create_level(
     group: Any,
     name: str,
-    level: Any,
+    shape: tuple[int, ...],
+    dtype: Any,
     letters: str,
     zchunks: tuple[int, ...],
     compress_level: int | None,
 ) -> Any:
-    """Create the level's Zarr array and store the Dask array in it, a task per chunk."""
-    import dask.array as da
-
-    it = iter(zchunks)
-    chunks = tuple(
-        n if a == "c" else min(next(it), n) for a, n in zip(letters, level.shape, strict=True)
-    )
+    """Create one level's Zarr array in ``group``: chunks of ``zchunks`` per pooled axis (the
+    channel axis whole), zstd at ``compress_level`` (``None``: Zarr's default, 0: none), the
+    axis names (Zarr v3) or ``/`` chunk keys (v2, as OME-NGFF 0.4 asks)."""
     kwargs: dict[str, Any] = {}
     if compress_level == 0:
         kwargs["compressors"] = None
@@ -337,12 +169,26 @@ def _store(
         kwargs["dimension_names"] = list(letters)
     else:
         kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
-    array = group.create_array(
-        name, shape=level.shape, dtype=level.dtype, chunks=chunks, fill_value=0, **kwargs
+    chunks = level_chunks(letters, shape, zchunks)
+    return group.create_array(name, shape=shape, dtype=dtype, chunks=chunks, fill_value=0, **kwargs)
+
+
+def level_chunks(letters: str, shape: tuple[int, ...], zchunks: tuple[int, ...]) -> tuple[int, ...]:
+    """A level's chunks: ``zchunks`` on the pooled axes (at most their size), the channel whole.
+
+    >>> level_chunks("cyx", (3, 100, 40), (64, 64))
+    (3, 64, 40)
+    """
+    it = iter(zchunks)
+    return tuple(n if a == "c" else min(next(it), n) for a, n in zip(letters, shape, strict=True))
+
+
+def new_store(target: Path, version: str) -> tuple[Path, Any]:
+    """A temporary folder beside ``target`` and the Zarr group in it, to rename when complete."""
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".poolcli-tmp", dir=target.parent)
     )
-    # One task per Zarr chunk: two tasks never write the same chunk.
-    da.store(level.rechunk(chunks), array, lock=False, compute=True)
-    return array
+    return tmp, open_group(tmp, version)
 
 
 def _zstd(group: Any, level: int) -> Any:
@@ -355,7 +201,7 @@ def _zstd(group: Any, level: int) -> Any:
     return Zstd(level=level)
 
 
-def _write_metadata(
+def write_metadata(
     group: Any,
     ngff_letters: str,
     f: tuple[int, ...],
@@ -396,7 +242,7 @@ def _write_metadata(
     write_multiscales_metadata(group, datasets, fmt=fmt, axes=axes, name=name or "poolcli")
 
 
-def _replace(tmp: Path, target: Path, force: bool) -> None:
+def replace_store(tmp: Path, target: Path, force: bool) -> None:
     """Put the finished store in place: a rename, so a reader never sees half a pyramid."""
     if os.path.lexists(target):
         if not force:

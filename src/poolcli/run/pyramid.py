@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from poolcli.core.modes import resolve_mode
-from poolcli.errors import UnsupportedError, WindowError
+from poolcli.errors import WindowError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -190,95 +190,3 @@ def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
     if h < 1 or w < 1 or h * w < 2:
         raise WindowError(f"the factor must be at least 1 on each axis and 2 on one, got {value}")
     return h, w
-
-
-# --- OME-Zarr -------------------------------------------------------------------------------------
-
-
-def ome_zarr_pyramid(
-    source: str,
-    target: str,
-    mode: str,
-    levels: int,
-    factor: int | tuple[int, ...] = 2,
-    *,
-    name: str | None = None,
-    axes: str | None = None,
-    spatial: int | None = None,
-    scheduler: str | None = None,
-    read_kwargs: dict[str, Any] | None = None,
-    on_level: Any = None,
-    **options: Any,
-) -> tuple[Any, list[Any]]:
-    """Read ``source`` lazily and write its OME-Zarr pyramid to ``target``
-    (:func:`poolcli.io.omezarr.write_pyramid`, ``options`` passed on), on the Dask cluster at
-    ``scheduler`` when given; max and min levels are chained (:func:`chains`).
-
-    The input is an array file opened lazily (:func:`poolcli.io.arrays.open_array_file`: a
-    memory-mapped ``.npy``, a TIFF stack a page per task) or an image whose pixels are a plain
-    array (grey, RGB(A), 16-bit, 32-bit, float, bilevel; not palettes). Returns the input
-    (an :class:`~poolcli.io.arrays.ArrayFile`) and the levels written.
-
-    Raises
-    ------
-    PoolError
-        The input cannot be read, its axes told, the levels made or the store written.
-    """
-    from poolcli.io import arrays, omezarr
-
-    label = name or source
-    if arrays.format_for_path(source) is not None:
-        af = arrays.open_array_file(source, name=label, axes=axes, spatial=spatial)
-    else:
-        af = _image_array(source, label, axes, spatial, read_kwargs or {})
-    if len(af.arrays) != 1:
-        raise UnsupportedError(
-            f"{label}: an OME-Zarr image holds one array, this file has {len(af.arrays)}"
-        )
-    physical = af.info.get("physical")
-
-    def write() -> list[Any]:
-        return omezarr.write_pyramid(
-            af.first,
-            target,
-            mode,
-            levels,
-            factor,
-            axes=af.axes,
-            physical=physical,
-            chain=chains(mode),
-            on_level=on_level,
-            **options,
-        )
-
-    if scheduler is None:
-        return af, write()
-    from distributed import Client
-
-    from poolcli.run.distributed import check_scheduler
-
-    check_scheduler(scheduler)
-    with Client(scheduler):  # the default scheduler of every Dask computation in the block
-        return af, write()
-
-
-def _image_array(
-    source: str, label: str, axes: str | None, spatial: int | None, read_kwargs: dict[str, Any]
-) -> Any:
-    import numpy as np
-
-    from poolcli.io import arrays, reading
-    from poolcli.io.picture import image_dtype
-
-    pic = reading.read_picture(source, name=label, **read_kwargs)
-    frame = pic.frames[0]
-    if frame.mode in ("P", "PA", "HSV", "LAB", "YCbCr", "CMYK") or pic.n_frames > 1:
-        raise UnsupportedError(
-            f"{label}: an OME-Zarr pyramid takes one plane of plain pixels, not a"
-            f" {frame.mode} image of {pic.n_frames} frame(s)"
-        )
-    data = np.asarray(frame).astype(image_dtype(frame), copy=False)
-    letters = arrays.resolve_axes(
-        data.shape, label, axes=axes or ("yx" if data.ndim == 2 else "yxc"), spatial=spatial
-    )
-    return arrays.ArrayFile({"": data}, pic.format or "IMAGE", letters)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 
 import poolcli
 from poolcli.errors import ImageError, UnsupportedError, WindowError
-from poolcli.io import omezarr
+from poolcli.run import omezarr
 
 zarr = pytest.importorskip("zarr")
 pytestmark = pytest.mark.usefixtures("zarr_cleanup")
@@ -190,3 +191,18 @@ def test_dask_volume_in_chunks_equals_in_memory(tmp_path: Path, rng) -> None:
         for level, (got, want) in enumerate(zip(a, b, strict=True)):
             np.testing.assert_array_equal(got, want)
             np.testing.assert_array_equal(got, expected(x, mode, level, (2, 2, 2)))
+
+
+def test_open_maps_npy_and_reads_tiff_pages_lazily(tmp_path: Path, rng) -> None:
+    x = rng.integers(0, 4000, (5, 2, 6, 7), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "h.tif", x, imagej=True, metadata={"axes": "ZCYX", "spacing": 3.0})
+    af = omezarr.open_lazily(str(tmp_path / "h.tif"))
+    assert type(af.first).__module__.startswith("dask")
+    assert af.first.chunksize == (1, 1, 6, 7)  # one task per page
+    assert (af.axes, af.info["physical"]["z"]) == ("zcyx", [3.0, None])
+    np.testing.assert_array_equal(af.first.compute(scheduler="synchronous"), x)
+    np.save(tmp_path / "v.npy", x[:, 0])
+    mapped = omezarr.open_lazily(str(tmp_path / "v.npy"), spatial=3)
+    assert isinstance(mapped.first, np.memmap) and mapped.axes == "zyx"
+    with pytest.raises(ImageError, match="no such file"):
+        omezarr.open_lazily(str(tmp_path / "none.tif"))
