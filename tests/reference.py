@@ -89,9 +89,7 @@ def _sizes(value: Any, name: str, minimum: int, n: int) -> tuple[int, ...]:
 def spatial_ndim(**window: Any) -> int:
     """Spatial axes of a call: the length of the tuples among the window arguments, else 2."""
     names = ("kernel_size", "stride", "padding", "dilation", "output_size")
-    lengths = {
-        len(window[k]) for k in names if isinstance(window.get(k), (tuple, list))
-    }
+    lengths = {len(window[k]) for k in names if isinstance(window.get(k), (tuple, list))}
     if len(lengths) > 1:
         raise ValueError(f"window tuples of different lengths: {sorted(lengths)}")
     return lengths.pop() if lengths else 2
@@ -185,18 +183,11 @@ def _geometry(
         ]
         if combined:
             raise ValueError(f"output_size excludes {', '.join(combined)}")
-        items = (
-            output_size
-            if isinstance(output_size, (tuple, list))
-            else (output_size,) * n
-        )
+        items = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * n
         # None keeps that axis's size, as in PyTorch's adaptive pools.
         outs = (
             _sizes(
-                tuple(
-                    size if o is None else o
-                    for size, o in zip(shape, items, strict=False)
-                ),
+                tuple(size if o is None else o for size, o in zip(shape, items, strict=False)),
                 "output_size",
                 1,
                 n,
@@ -204,17 +195,13 @@ def _geometry(
             if len(items) == n
             else _sizes(output_size, "output_size", 1, n)
         )
-        return [
-            adaptive_windows(size, o) for size, o in zip(shape, outs, strict=True)
-        ], False
+        return [adaptive_windows(size, o) for size, o in zip(shape, outs, strict=True)], False
     ks = _sizes(kernel_size, "kernel_size", 1, n)
     ss = ks if stride is None else _sizes(stride, "stride", 1, n)
     ds = _sizes(dilation, "dilation", 1, n)
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
-            raise ValueError(
-                f"padding must be an int, a tuple, 'same' or 'valid': {padding!r}"
-            )
+            raise ValueError(f"padding must be an int, a tuple, 'same' or 'valid': {padding!r}")
         ps: tuple[int | str, ...] = (padding,) * n
     else:
         ps = _sizes(padding, "padding", 0, n)
@@ -299,9 +286,7 @@ def lp_int_value(values: list[int], p: float) -> tuple[int, Decimal, bool]:
             # Round half up: low + 1 when m >= (low + 1/2) ** k.
             half = Fraction(2 * low + 1, 2) ** k
             result = low + 1 if m >= half else low
-            real = (Decimal(m.numerator) / Decimal(m.denominator)) ** (
-                Decimal(1) / Decimal(k)
-            )
+            real = (Decimal(m.numerator) / Decimal(m.denominator)) ** (Decimal(1) / Decimal(k))
             return result, real, m == half
         dp = Decimal(p)  # a float is a dyadic rational: Decimal(p) is exact
         total = sum((Decimal(v) ** dp for v in mags), Decimal(0))
@@ -393,15 +378,11 @@ def _check_common(x: np.ndarray, mode: Any, p: Any, ndim: int = 2) -> str:
     if x.dtype not in DTYPES:
         raise ValueError(f"unsupported dtype {x.dtype}")
     if x.ndim not in (ndim, ndim + 1):
-        raise ValueError(
-            f"expected {ndim} spatial axes and at most one more, got {x.shape}"
-        )
+        raise ValueError(f"expected {ndim} spatial axes and at most one more, got {x.shape}")
     if x.ndim == ndim + 1 and x.shape[-1] < 1:
         raise ValueError(f"no channel in shape {x.shape}")
     if name == "lp":
-        if isinstance(p, bool) or not isinstance(
-            p, (int, float, np.integer, np.floating)
-        ):
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
             raise ValueError(f"p must be a number, got {p!r}")
         if not (math.isfinite(float(p)) and p > 0):
             raise ValueError(f"p must be > 0, got {p!r}")
@@ -463,13 +444,8 @@ def pool(
             raise NoRealCells(f"output cell {where} covers padding only")
         divisor = math.prod(w.counted for w in wins) if use_counted else len(cells)
         if name in ("mode", "sparse"):
-            labels = [
-                tuple(xc[(*cell, ch)].item() for ch in range(channels))
-                for cell in cells
-            ]
-            out[where] = (
-                _mode(labels) if name == "mode" else _sparse(labels, background)
-            )
+            labels = [tuple(xc[(*cell, ch)].item() for ch in range(channels)) for cell in cells]
+            out[where] = _mode(labels) if name == "mode" else _sparse(labels, background)
             continue
         for ch in range(channels):
             values = [xc[(*cell, ch)].item() for cell in cells]

@@ -185,6 +185,7 @@ def test_pyramid_to_ome_zarr(rng) -> None:
         "labels.ome.zarr",
         "--chunks",
         "8",
+        "--json",
     )
     assert result.exit_code == 0, result.stderr
     group = zarr.open_group("labels.ome.zarr", mode="r")
@@ -192,4 +193,7 @@ def test_pyramid_to_ome_zarr(rng) -> None:
     for level in range(3):
         want = x if level == 0 else poolcli.pool(x, "mode", kernel_size=(2**level,) * 3)
         np.testing.assert_array_equal(group[f"s{level}"][...], want)
-    assert "L2 = L0 k4" in result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["window"] for r in records] == ["L0", "L1 = L0 k2 s2", "L2 = L0 k4 s4"]
+    assert [r["output_shape"] for r in records] == [[16, 20, 18], [8, 10, 9], [4, 5, 4]]
+    assert {r["axes"] for r in records} == {"DHW"} and records[0]["output"] == "labels.ome.zarr/s0"

@@ -162,6 +162,44 @@ def pyramid(
     from poolcli.run import pyramid as pyramids
 
     mode, step = _checked(input, mode, p, factor, out_dir, format, skip_existing, force)
+    if output is not None:
+        per_level = {
+            "--out-dir": out_dir is not None,
+            "--name": name != PYRAMID_NAME,
+            "--format": format is not None,
+            "--quality": quality is not None,
+            "--skip-existing": skip_existing,
+        }
+        for option, given in per_level.items():
+            if given:
+                raise typer.BadParameter(
+                    "is for a file per level; -o writes one OME-Zarr store", param_hint=option
+                )
+        _ome_zarr(
+            input,
+            output,
+            mode,
+            levels,
+            step,
+            p,
+            axes,
+            chunks,
+            compress_level,
+            force,
+            jobs,
+            max_pixels,
+            json,
+            quiet,
+            scheduler,
+        )
+    if step.axes == 3:
+        raise typer.BadParameter(
+            "3 axes make a volume pyramid: write it as OME-Zarr with -o PATH.zarr",
+            param_hint="--stride",
+        )
+    if axes is not None or scheduler is not None or chunks is not None:
+        option = "--axes" if axes else "--scheduler" if scheduler else "--chunks"
+        raise typer.BadParameter("is for OME-Zarr pyramids (-o PATH.zarr)", param_hint=option)
     out = Output(None, out_dir, name, format, quality, compress_level, force)
     target = _namer(input, mode, step, out)
     extra = {"p": p} if "p" in MODES[mode].params else {}
@@ -218,44 +256,6 @@ def _checked(
     step = factor or Size(2)
     if max(step.values) < 2:
         raise typer.BadParameter("must be at least 2 on one axis", param_hint="--stride")
-    if output is not None:
-        per_level = {
-            "--out-dir": out_dir is not None,
-            "--name": name != PYRAMID_NAME,
-            "--format": format is not None,
-            "--quality": quality is not None,
-            "--skip-existing": skip_existing,
-        }
-        for option, given in per_level.items():
-            if given:
-                raise typer.BadParameter(
-                    "is for a file per level; -o writes one OME-Zarr store", param_hint=option
-                )
-        _ome_zarr(
-            input,
-            output,
-            mode,
-            levels,
-            step,
-            p,
-            axes,
-            chunks,
-            compress_level,
-            force,
-            jobs,
-            max_pixels,
-            json,
-            quiet,
-            scheduler,
-        )
-    if step.axes == 3:
-        raise typer.BadParameter(
-            "3 axes make a volume pyramid: write it as OME-Zarr with -o PATH.zarr",
-            param_hint="--stride",
-        )
-    if axes is not None or scheduler is not None or chunks is not None:
-        option = "--axes" if axes else "--scheduler" if scheduler else "--chunks"
-        raise typer.BadParameter("is for OME-Zarr pyramids (-o PATH.zarr)", param_hint=option)
     if out_dir is not None and os.path.isfile(out_dir):
         raise typer.BadParameter(f"{out_dir} is a file", param_hint="--out-dir")
     if format is not None:
