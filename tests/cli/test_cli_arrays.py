@@ -197,3 +197,33 @@ def test_pyramid_to_ome_zarr(rng) -> None:
     assert [r["window"] for r in records] == ["L0", "L1 = L0 k2 s2", "L2 = L0 k4 s4"]
     assert [r["output_shape"] for r in records] == [[16, 20, 18], [8, 10, 9], [4, 5, 4]]
     assert {r["axes"] for r in records} == {"DHW"} and records[0]["output"] == "labels.ome.zarr/s0"
+
+
+def test_sparse_keeps_labels_that_mode_loses_and_takes_a_background(rng) -> None:
+    x = np.zeros((4, 4, 4), np.uint16)
+    x[0, 0, 0] = 7
+    x[2:, 2:, 2:] = 5
+    np.save("labels.npy", x)
+    for mode, extra in [("mode", []), ("sparse", []), ("sparse", ["--background", "5"])]:
+        out = f"{mode}{len(extra)}.npy"
+        result = invoke(mode, "labels.npy", "-k", "2x2x2", "-o", out, "-q", *extra)
+        assert result.exit_code == 0, result.stderr
+        kw = {"background": 5} if extra else {}
+        want = poolcli.pool(x, mode, kernel_size=(2, 2, 2), **kw)
+        np.testing.assert_array_equal(np.load(out), want)
+    assert np.load("sparse0.npy")[0, 0, 0] == 7 and np.load("mode0.npy")[0, 0, 0] == 0
+    assert "--background" not in invoke("max", "--help").stdout
+
+
+def test_ome_zarr_pyramid_of_labels_with_sparse(rng) -> None:
+    x = np.zeros((12, 16, 16), np.int32)
+    x[1, 1, 1], x[5, 9, 2] = 3, 4
+    x[6:, 8:, 8:] = 9
+    np.save("seg.npy", x)
+    args = ["pyramid", "seg.npy", "-n", "2", "-m", "sparse", "-s", "2x2x2", "-o", "seg.zarr", "-q"]
+    assert invoke(*args).exit_code == 0
+    group = zarr.open_group("seg.zarr", mode="r")
+    for level in (1, 2):
+        want = poolcli.pool(x, "sparse", kernel_size=(2**level,) * 3)
+        np.testing.assert_array_equal(group[f"s{level}"][...], want)
+    assert group["s2"][0, 0, 0] == 3  # a lone label survives two levels of sparse pooling

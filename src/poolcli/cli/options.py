@@ -99,6 +99,7 @@ class Window:
     size: Size | None = None  # adaptive pooling
     count_include_pad: bool = True
     p: float | None = None
+    background: int | float | None = None  # sparse only
 
     @property
     def axes(self) -> int | None:
@@ -132,6 +133,8 @@ class Window:
         extra: dict[str, Any] = {"count_include_pad": self.count_include_pad}
         if self.p is not None:
             extra["p"] = self.p
+        if self.background is not None:
+            extra["background"] = self.background
         return self.geometry() | extra
 
     def name_fields(self) -> dict[str, str]:
@@ -157,6 +160,8 @@ class Window:
             parts.append("ceil")
         if self.p is not None:
             parts.append(f"p={self.p:g}")
+        if self.background is not None:
+            parts.append(f"bg={self.background:g}")
         return " ".join(parts)
 
 
@@ -170,6 +175,7 @@ def window_from(
     global_: bool,
     count_include_pad: bool = True,
     p: float | None = None,
+    background: int | float | None = None,
 ) -> Window:
     """Combine the window options and reject what is wrong for every image (exit 2)."""
     if global_:
@@ -186,7 +192,7 @@ def window_from(
         )
     if p is not None and not (0 < p < math.inf):
         raise typer.BadParameter(f"p must be a finite number > 0, got {p:g}", param_hint="--p")
-    window = Window(kernel, stride, padding, dilation, ceil, size, count_include_pad, p)
+    window = Window(kernel, stride, padding, dilation, ceil, size, count_include_pad, p, background)
     from poolcli.core.geometry import check_window
 
     try:
@@ -279,6 +285,35 @@ GlobalOpt = Annotated[
 POpt = Annotated[
     float,
     typer.Option("--p", rich_help_panel=WINDOW, help="Exponent of the power mean, > 0."),
+]
+
+
+def parse_number(text: str) -> int | float:
+    """An int when the text is one (``0``, ``-3``), else a float (``0.5``, ``nan``).
+
+    >>> parse_number("7"), parse_number("0.5")
+    (7, 0.5)
+    """
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"expected a number, got {text!r}") from None
+
+
+BackgroundOpt = Annotated[
+    Any,  # int or float: Typer takes the type from parse_number
+    typer.Option(
+        "--background",
+        parser=parse_number,
+        metavar="VALUE",
+        rich_help_panel=WINDOW,
+        help="sparse: the background label, which wins only a window of nothing else (default 0).",
+        show_default=False,
+    ),
 ]
 OutputOpt = Annotated[
     str | None,

@@ -33,6 +33,7 @@ from poolcli.cli.options import (
     DEFAULT_NAME,
     STDIN,
     AxesOpt,
+    BackgroundOpt,
     Batch,
     CeilOpt,
     CompressOpt,
@@ -90,6 +91,7 @@ def _read_early(source: str, max_pixels: int | None) -> None:
 
 def _add_mode_command(info: ModeInfo) -> None:
     takes_p = "p" in info.params
+    takes_background = "background" in info.params
 
     def command(
         inputs: PoolInputs,
@@ -102,6 +104,7 @@ def _add_mode_command(info: ModeInfo) -> None:
         size: SizeOpt = None,
         global_: GlobalOpt = False,
         p: POpt = DEFAULTS["p"],
+        background: BackgroundOpt = None,
         output: OutputOpt = None,
         out_dir: OutDirOpt = None,
         name: NameOpt = DEFAULT_NAME,
@@ -137,6 +140,7 @@ def _add_mode_command(info: ModeInfo) -> None:
             global_,
             count_include_pad,
             p if takes_p else None,
+            background if takes_background else None,
         )
         out = Output(output, out_dir, name, format, quality, compress_level, force)
         many = Batch(recursive, jobs, skip_existing, fail_fast, scheduler or None)
@@ -150,9 +154,12 @@ def _add_mode_command(info: ModeInfo) -> None:
             ahead.drop()  # read early and then not pooled: a check failed
         raise typer.Exit(status)
 
-    if not takes_p:  # keep --p out of the other commands and their help
+    # Keep --p and --background out of the commands (and help) of the modes that take none.
+    dropped = {"p"} - ({"p"} if takes_p else set())
+    dropped |= {"background"} - ({"background"} if takes_background else set())
+    if dropped:
         signature = inspect.signature(command)
-        kept = [q for q in signature.parameters.values() if q.name != "p"]
+        kept = [q for q in signature.parameters.values() if q.name not in dropped]
         command.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
     aliases = f" Alias: {', '.join(info.aliases)}." if info.aliases else ""
     app.command(info.name, help=info.summary + aliases)(command)

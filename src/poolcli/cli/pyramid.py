@@ -23,6 +23,7 @@ from poolcli.cli.options import (
     STDIN,
     WINDOW,
     AxesOpt,
+    BackgroundOpt,
     CompressOpt,
     ForceOpt,
     JsonOpt,
@@ -155,6 +156,7 @@ def pyramid(
     ] = None,
     axes: AxesOpt = None,
     scheduler: SchedulerOpt = None,
+    background: BackgroundOpt = None,
 ) -> None:
     """Successive pooled levels of one image (tiles, mip maps): INPUT_avg_L1.png, _L2, ..."""
     from poolcli.cli import report
@@ -191,6 +193,7 @@ def pyramid(
             json,
             quiet,
             scheduler,
+            background,
         )
     if step.axes == 3:
         raise typer.BadParameter(
@@ -203,6 +206,8 @@ def pyramid(
     out = Output(None, out_dir, name, format, quality, compress_level, force)
     target = _namer(input, mode, step, out)
     extra = {"p": p} if "p" in MODES[mode].params else {}
+    if background is not None and "background" in MODES[mode].params:
+        extra["background"] = background
     start = time.perf_counter()
     try:
         pic = reading.read_picture(input, name=input, **max_pixels_kwargs(max_pixels))
@@ -366,6 +371,7 @@ def _ome_zarr(
     json: bool,
     quiet: bool,
     scheduler: str | None,
+    background: int | float | None,
 ) -> None:
     """``poolcli pyramid INPUT -o PATH.zarr``: one OME-Zarr store, a record per level."""
     from poolcli.cli import report
@@ -389,7 +395,9 @@ def _ome_zarr(
             check_scheduler(scheduler)
     except (ImportError, PoolError) as err:
         raise typer.BadParameter(str(err), param_hint="--axes" if axes else "--scheduler") from None
-    extra = {"p": p} if "p" in MODES[mode].params else {}
+    extra: dict[str, Any] = {"p": p} if "p" in MODES[mode].params else {}
+    if background is not None and "background" in MODES[mode].params:
+        extra["background"] = background
     if jobs is not None:
         extra["threads"] = jobs
     counts = {s.axes for s in (step, chunks) if s is not None and s.axes is not None}
