@@ -227,3 +227,51 @@ def test_ome_zarr_pyramid_of_labels_with_sparse(rng) -> None:
         want = poolcli.pool(x, "sparse", kernel_size=(2**level,) * 3)
         np.testing.assert_array_equal(group[f"s{level}"][...], want)
     assert group["s2"][0, 0, 0] == 3  # a lone label survives two levels of sparse pooling
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+EXAMPLES_MARK = "<!-- cli-examples-arrays: run by tests/cli/test_cli_arrays.py -->"
+
+
+def test_readme_examples_run_and_do_what_they_say(tmp_path: Path, rng) -> None:
+    """Each line of the block after EXAMPLES_MARK runs in a shell, in order, in a folder with
+    the files it names; ``# -> FILE`` must exist after it, ``# prints TEXT`` be on stdout."""
+    text = README.read_text(encoding="utf-8")
+    block = text.split(EXAMPLES_MARK, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip()]
+    assert len(lines) >= 6
+    volume = rng.integers(0, 255, (9, 12, 11), dtype=np.uint8)
+    np.save("volume.npy", volume)
+    frames = [Image.fromarray(page) for page in volume]
+    frames[0].save("stack.tif", save_all=True, append_images=frames[1:])
+    labels = np.zeros((8, 8, 8), np.uint16)
+    labels[2:6, 2:6, 2:6] = 3
+    np.save("labels.npy", labels)
+    Path("matrix.csv").write_text("1,2,3\n4,5,6\n7,8,9\n")
+    env = {**os.environ, "NO_COLOR": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    for line in lines:
+        proc = subprocess.run(
+            ["bash", "-c", f"set -o pipefail; {line}"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, (line, proc.stderr.decode())
+        assert b"error" not in proc.stderr and b"Traceback" not in proc.stderr, line
+        if "# -> " in line:
+            assert (tmp_path / line.split("# -> ", 1)[1].split()[0]).exists(), line
+        if "# prints " in line:
+            assert line.split("# prints ", 1)[1].strip() in proc.stdout.decode(), line
+    np.testing.assert_array_equal(
+        np.load("volume_max2.npy"), poolcli.pool(volume, "max", kernel_size=(2, 2, 2))
+    )
+
+
+def test_readme_explain_example_is_what_explain_prints() -> None:
+    text = README.read_text(encoding="utf-8")
+    example = text.split("$ printf '1 2\\n3 4\\n' | poolcli avg - -k 3 -s 2 -p 1 --explain\n", 1)
+    shown = example[1].split("```", 1)[0]
+    result = invoke("avg", "-", "-k", "3", "-s", "2", "-p", "1", "--explain", input=b"1 2\n3 4\n")
+    assert result.exit_code == 0 and result.stdout == shown

@@ -206,3 +206,35 @@ def test_open_maps_npy_and_reads_tiff_pages_lazily(tmp_path: Path, rng) -> None:
     assert isinstance(mapped.first, np.memmap) and mapped.axes == "zyx"
     with pytest.raises(ImageError, match="no such file"):
         omezarr.open_lazily(str(tmp_path / "none.tif"))
+
+
+def test_on_a_dask_cluster_equals_here(tmp_path: Path, rng) -> None:
+    distributed = pytest.importorskip("distributed")
+    x = rng.integers(0, 255, (12, 20, 18), dtype=np.uint8)
+    pages = [p for p in x]
+    tifffile.imwrite(tmp_path / "stack.tif", np.stack(pages))  # read a page per task
+    here = tmp_path / "here.zarr"
+    there = tmp_path / "there.zarr"
+    omezarr.ome_zarr_pyramid(str(tmp_path / "stack.tif"), str(here), "avg", 2, (2, 2, 2))
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=True,  # a worker process imports poolcli itself, as on a real cluster
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=True,
+    ) as cluster:
+        omezarr.ome_zarr_pyramid(
+            str(tmp_path / "stack.tif"),
+            str(there),
+            "avg",
+            2,
+            (2, 2, 2),
+            scheduler=cluster.scheduler_address,
+            chunks=4,
+        )
+    a, _ = read_back(here)
+    b, _ = read_back(there)
+    for level, (got, want) in enumerate(zip(b, a, strict=True)):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got, expected(x, "avg", level, (2, 2, 2)))
