@@ -305,7 +305,7 @@ def test_two_inputs_with_one_output_name(tmp_path: Path) -> None:
         ["-k", "0"],
         ["-k", "-2"],
         ["-k", "abc"],
-        ["-k", "2x3x4"],
+        ["-k", "2x3x4x5"],  # 2x3x4 is a volume's window (an image's file error)
         ["-d", "0"],
         ["-k", "2", "-p", "2"],  # more padding than half the window, for every image
         ["-p", "same", "--ceil"],

@@ -275,3 +275,15 @@ def test_readme_explain_example_is_what_explain_prints() -> None:
     shown = example[1].split("```", 1)[0]
     result = invoke("avg", "-", "-k", "3", "-s", "2", "-p", "1", "--explain", input=b"1 2\n3 4\n")
     assert result.exit_code == 0 and result.stdout == shown
+
+
+def test_a_3_axis_window_on_an_image_is_that_file_s_error(rng) -> None:
+    Image.fromarray(rng.integers(0, 255, (6, 6, 3), dtype=np.uint8)).save("photo.png")
+    np.save("vol.npy", rng.integers(0, 255, (4, 4, 4), dtype=np.uint8))
+    result = invoke("max", "photo.png", "vol.npy", "-k", "2x2x2", "-j", "1")
+    assert result.exit_code == 1
+    assert (
+        "poolcli: error: photo.png: an image pools 2 axes, not the 3 of this window; volumes"
+        " are .npy, .npz and TIFF stacks"
+    ) in result.stderr
+    assert Path("vol_max2.npy").exists() and not Path("photo_max2.png").exists()
