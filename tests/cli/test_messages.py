@@ -359,7 +359,7 @@ def test_json_lines_come_in_input_order_with_their_index() -> None:
 
 def test_pyramid_help_does_not_describe_an_option_it_lacks() -> None:
     pyramid = invoke("pyramid", "--help").stdout
-    assert "-o -" not in pyramid and "--output" not in pyramid
+    assert "-o -" not in " ".join(pyramid.split())  # -o names an OME-Zarr store, not stdout
     assert "--format" in pyramid
     pooling = invoke("max", "--help").stdout
     assert "-o -" in " ".join(pooling.split())

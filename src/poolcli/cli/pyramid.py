@@ -15,6 +15,7 @@ from poolcli.cli.common import (
     describe,
     file_id,
     max_pixels_kwargs,
+    os_cause,
     warn_unused_encoding,
 )
 from poolcli.cli.options import (
