@@ -129,11 +129,13 @@ def axis_windows(
         raise ValueError(
             f"padding {pad} is more than half the effective window {eff} (axis of length {n})"
         )
-    if eff > n + 2 * pad:
-        raise ValueError(f"window {eff} is larger than the padded input {n} + 2*{pad}")
+    # PyTorch's rule with floor division: in ceil_mode a window larger than the padded input
+    # is a window as long as one starts inside it (out >= 1).
     out = (n + 2 * pad - eff + (stride - 1 if ceil_mode else 0)) // stride + 1
     if ceil_mode and (out - 1) * stride >= n + pad:
         out -= 1
+    if out < 1:
+        raise ValueError(f"window {eff} is larger than the padded input {n} + 2*{pad}")
     windows = []
     for i in range(out):
         positions = [i * stride - pad + j * dilation for j in range(kernel)]
@@ -292,8 +294,12 @@ def lp_int_value(values: list[int], p: float) -> tuple[int, Decimal, bool]:
         total = sum((Decimal(v) ** dp for v in mags), Decimal(0))
         mean = total / n
         real = mean ** (Decimal(1) / dp) if mean > 0 else Decimal(0)
-        result = int((real + Decimal("0.5")).to_integral_value(rounding="ROUND_FLOOR"))
-        return result, real, False
+        # 80 digits cannot say whether an exact tie (lp([0, 6], p=0.5) = 1.5) is just above or
+        # below the half: one closer than 1e-60 is taken for the tie, rounded up.
+        low = int(real)
+        tie = abs(real - low - Decimal("0.5")) < Decimal("1e-60")
+        result = low + 1 if tie else int((real + Decimal("0.5")).to_integral_value("ROUND_FLOOR"))
+        return result, real, tie
 
 
 def _lp_float(values: list[float], p: float) -> float:
@@ -402,15 +408,11 @@ def pool(
     p: float = 2.0,
     *,
     background: Any = 0,
-    lp_int_bounds: bool = False,
 ) -> Any:
     """Pool ``x`` per SPEC §1, one output cell at a time, over 1, 2 or 3 spatial axes.
 
     The spatial axes are the length of the window tuples (else 2); ``x`` holds them first and at
-    most one channel axis after them. With ``lp_int_bounds=True`` and integer/bool ``lp``, return
-    ``(lo, hi)``: the interval of integer results the SPEC allows per cell (the exact half-up
-    rounding, widened by one near a rounding tie that float arithmetic cannot resolve, and by
-    float64's precision on int64).
+    most one channel axis after them.
     """
     x = np.asarray(x)
     window = dict(
@@ -432,11 +434,8 @@ def pool(
     else:
         out_dtype = x.dtype
     use_counted = count_include_pad and pad_may_count and output_size is None
-    want_bounds = lp_int_bounds and name == "lp" and integral
 
     out = np.zeros((*(len(a) for a in axes), channels), dtype=out_dtype)
-    lo = np.zeros_like(out)
-    hi = np.zeros_like(out)
     for where in itertools.product(*(range(len(a)) for a in axes)):
         wins = [a[i] for a, i in zip(axes, where, strict=True)]
         cells = list(itertools.product(*(w.real for w in wins)))
@@ -449,33 +448,10 @@ def pool(
             continue
         for ch in range(channels):
             values = [xc[(*cell, ch)].item() for cell in cells]
-            if want_bounds:
-                out[(*where, ch)], lo[(*where, ch)], hi[(*where, ch)] = _lp_bounds(
-                    values, p, x.dtype
-                )
-                continue
             v = _value(name, values, integral, divisor, p)
             if name == "lp" and integral:
                 v = min(v, int(np.iinfo(out_dtype).max)) if out_dtype.kind != "b" else v
             out[(*where, ch)] = v
     if x.ndim == ndim:
-        out, lo, hi = out[..., 0], lo[..., 0], hi[..., 0]
-    if want_bounds:
-        return lo, hi
+        out = out[..., 0]
     return out
-
-
-def _lp_bounds(values: list[int], p: float, dtype: np.dtype) -> tuple[int, int, int]:
-    """(exact, lo, hi) for an integer lp cell; see :func:`pool`."""
-    exact, real, tie = lp_int_value(values, p)
-    if tie:
-        lo = hi = exact
-    else:
-        # float64 pow with an inexact 1/p (p=3: 1/3) is off by ~ln(mean)*1e-17 relative
-        slack = Decimal("1e-9") + real * Decimal(2) ** -45
-        half = Decimal("0.5")
-        lo = int((real + half - slack).to_integral_value(rounding="ROUND_FLOOR"))
-        hi = int((real + half + slack).to_integral_value(rounding="ROUND_FLOOR"))
-    top = 1 if dtype.kind == "b" else int(np.iinfo(dtype).max)
-    # |int16 min| does not fit int16: the only answer that does not wrap is the dtype's max.
-    return min(exact, top), min(lo, top), min(hi, top)

@@ -95,6 +95,9 @@ def test_golden_coverage() -> None:
     maxes = [c["kwargs"] for c in CASES if c["mode"] == "max" and "kernel_size" in c["kwargs"]]
     assert any(k["dilation"] != 1 and k["ceil_mode"] and k["padding"] != 0 for k in maxes)
     assert any(_arrays(c)[0].shape[:2] == (1, 1) for c in CASES)
+    # ceil_mode windows larger than the padded input, which PyTorch takes (issue 14)
+    larger = {c["mode"] for c in CASES if c.get("larger")}
+    assert larger == {"max", "avg", "lp"}
     nan_cases = [c for c in CASES if c["mode"] == "max" and np.isnan(_arrays(c)[0]).any()]
     assert any("output_size" in c["kwargs"] for c in nan_cases)
     assert any("kernel_size" in c["kwargs"] for c in nan_cases)

@@ -7,7 +7,7 @@ How to run it (from the repository root; torch never goes into the project's own
     /work/venvs/torch/bin/python tests/golden/make_golden.py
 
 It rewrites ``tests/golden/cases.json`` (one record per case: id, mode, the poolcli keyword
-arguments, tolerance) and ``tests/golden/{max,avg,adaptive,lp,int}.npz`` (per case the input
+arguments, tolerance) and ``tests/golden/{max,avg,adaptive,lp,int,ceil}.npz`` (per case the input
 ``x`` and the expected output ``y``, both channels last ``(H, W, C)``; the test also feeds the
 ``C == 1`` cases as 2-D ``(H, W)`` arrays). Inputs come from NumPy generators with fixed seeds, so
 a rerun with the same NumPy reproduces them byte for byte; the outputs are computed by torch on
@@ -29,9 +29,10 @@ How torch's functions map onto ``poolcli.pool`` (SPEC.md section 1):
   integer formula ``(2*sum + n) // (2*n)``, and every integer avg case contains at least one tie.
 
 Every parameter set is checked before torch sees it: torch's ``padding <= kernel // 2``, poolcli's
-``padding <= (dilation*(kernel-1)+1) // 2``, the effective window fits in the padded input, and
-every window has at least one real (non-padding) cell on each axis. torch's output shape must equal
-SPEC's output-size formula.
+``padding <= (dilation*(kernel-1)+1) // 2``, the effective window fits in the padded input (except
+in ``ceil.npz``: ceil_mode windows larger than the padded input, which PyTorch takes while the
+output size is at least 1), and every window has at least one real (non-padding) cell on each
+axis. torch's output shape must equal SPEC's output-size formula.
 
 Only NumPy is imported at module level: pytest's ``--doctest-modules`` imports this file in the
 project venv, where torch is not installed.
@@ -68,12 +69,17 @@ def out_size(n, k, s, p, d, ceil):
     return out
 
 
-def axis_ok(n, k, s, p, d, ceil):
-    """Whether torch and poolcli both accept this axis and no window is padding only."""
+def axis_ok(n, k, s, p, d, ceil, larger=False):
+    """Whether torch and poolcli both accept this axis and no window is padding only.
+
+    ``larger`` admits ceil_mode windows larger than the padded input (PyTorch takes them while
+    ``out >= 1``); the sections written before they were supported leave them out, so that
+    their random draws, and their vectors, stay as they were.
+    """
     eff = d * (k - 1) + 1
     if min(n, k, s, d) < 1 or p < 0:
         return False
-    if 2 * p > k or p > eff // 2 or eff > n + 2 * p:
+    if 2 * p > k or p > eff // 2 or (eff > n + 2 * p and not (larger and ceil)):
         return False
     out = out_size(n, k, s, p, d, ceil)
     if out < 1:
@@ -85,10 +91,10 @@ def axis_ok(n, k, s, p, d, ceil):
     return True
 
 
-def params_ok(hw, k, s, p, d, ceil):
+def params_ok(hw, k, s, p, d, ceil, larger=False):
     k, p, d = pair(k), pair(p), pair(d)
     s = k if s is None else pair(s)
-    return all(axis_ok(hw[a], k[a], s[a], p[a], d[a], ceil) for a in range(2))
+    return all(axis_ok(hw[a], k[a], s[a], p[a], d[a], ceil, larger) for a in range(2))
 
 
 def fmt(v):
@@ -472,6 +478,52 @@ def main():
                     assert np.array_equal(y, adaptive_avg_rounded(x, pair(osz)))
                 cid = window_id(f"adaptive_{mode}", dt, hw, c, out=osz)
                 b.add("int", cid, mode, dict(output_size=osz), x, y, dt, "exact")
+
+    # ---------------------------------------------------------------- ceil_mode, larger windows
+    # Windows larger than the (padded) input that PyTorch's ceil_mode still takes: a 1x1 image
+    # with 2x2 windows gives one output. Its own generator, so the sections above keep theirs.
+    rng = np.random.default_rng(20261204)
+    larger = [  # (hw, kernel, stride, padding, dilation)
+        ((1, 1), 2, None, 0, 1),
+        ((1, 1), 3, None, 0, 1),
+        ((1, 3), (2, 4), 3, 0, 1),
+        ((2, 1), (3, 2), (2, 2), (1, 0), 1),
+        ((1, 4), (2, 5), (2, 4), 0, 1),
+        ((3, 2), 6, 4, 1, 1),
+        ((1, 2), (2, 3), (3, 2), (0, 1), (1, 2)),
+        ((2, 2), 2, 3, 0, 2),
+        ((1, 5), (1, 8), (1, 6), (0, 1), 1),
+    ]
+    for hw, k, s, p, d in larger:
+        assert params_ok(hw, k, s, p, d, True, larger=True), (hw, k, s, p, d)
+        kk, pp, dd = pair(k), pair(p), pair(d)
+        effs = [dd[a] * (kk[a] - 1) + 1 for a in range(2)]
+        assert any(effs[a] > hw[a] + 2 * pp[a] for a in range(2)), "not a larger window"
+        c = channels()
+        x = normal((1, c, *hw))
+        y = torch_max(x, k, s, p, d, True)
+        check_shape(y, hw, k, s, p, d, True)
+        kw = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=True)
+        cid = window_id("max", "f64", hw, c, k=k, s=s, p=p, d=d, ceil=1)
+        b.add("ceil", cid + "-larger", "max", kw, x, y, "float64", "exact", {"larger": True})
+        if d == 1:
+            for cip in (True, False):
+                c = channels()
+                x = normal((1, c, *hw))
+                y = torch_avg(x, k, s, p, True, cip)
+                kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=True, count_include_pad=cip)
+                cid = window_id("avg", "f64", hw, c, k=k, s=s, p=p, ceil=1, cip=int(cip))
+                b.add(
+                    "ceil", cid + "-larger", "avg", kw, x, y, "float64", "close", {"larger": True}
+                )
+            if p == 0:
+                c = channels()
+                x = rng.random((1, c, *hw))
+                kh, kw_ = pair(k)
+                y = F.lp_pool2d(t(x), 2.0, k, s, True).numpy() / (kh * kw_) ** 0.5
+                kw = dict(kernel_size=k, stride=s, ceil_mode=True, p=2.0)
+                cid = window_id("lp", "f64", hw, c, pow=2.0, k=k, s=s, ceil=1)
+                b.add("ceil", cid + "-larger", "lp", kw, x, y, "float64", "close", {"larger": True})
 
     b.write()
     sizes = {f: (HERE / f"{f}.npz").stat().st_size for f in b.arrays}

@@ -179,15 +179,18 @@ def regular_axis(
         before, after = total // 2, total - total // 2
     else:
         before = after = int(pad)  # at most eff // 2: check_window saw to it
-        if size + 2 * before < eff:
-            raise WindowError(
-                f"window {eff} (kernel {kernel}, dilation {dilation}) is larger than the"
-                f" padded input {size}+2*{before}"
-            )
+        # PyTorch's rule, floor division included: in ceil_mode a window larger than the padded
+        # input is still a window (a 1x1 input, 2x2 windows: one output), cut at size + pad.
         extra = stride - 1 if ceil_mode else 0
         out = (size + 2 * before - eff + extra) // stride + 1
         if ceil_mode and (out - 1) * stride >= size + before:
             out -= 1
+        if out < 1:
+            beyond = f" by more than stride - 1 = {extra}" if ceil_mode else ""
+            raise WindowError(
+                f"window {eff} (kernel {kernel}, dilation {dilation}) is larger than the"
+                f" padded input {size}+2*{before}{beyond}"
+            )
     starts = np.arange(out, dtype=np.int64) * stride - before
     index = starts[:, None] + np.arange(kernel, dtype=np.int64)[None, :] * dilation
     valid = (index >= 0) & (index < size)

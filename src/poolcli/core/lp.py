@@ -1,10 +1,21 @@
-"""The ``lp`` kernel: power means, kept inside float64's range.
+"""The ``lp`` kernel: power means, kept inside float64's range, rounded exactly for integers.
 
 Powers of large values overflow and powers of small ones underflow; :func:`lp` scales by the
 array's largest magnitude or works in logarithms when the powers would not fit.
+
+Integer results round half up. float64 gets a power mean right to about 1e-13, which cannot
+tell an exact tie (``lp([0, 6], p=0.5)`` is 1.5 exactly) from a value just below it: every
+result within 1e-9 of a half (and every result too large for float64 to resolve halves) is
+decided again exactly by :func:`round_power_mean`, with integers for an integer ``p``, and for
+any other ``p`` by an exact test for a tie and correctly rounded decimals for the rest.
 """
 
 from __future__ import annotations
+
+import decimal
+import math
+from collections import Counter
+from fractions import Fraction
 
 import numpy as np
 
@@ -27,7 +38,8 @@ def lp(x3: np.ndarray, axes: tuple[Axis, ...], p: float, workers: int) -> np.nda
 
         def finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
             mean = s / divisor(axes, False, lo, hi)
-            return _round_to(np.sqrt(mean) if p == 2.0 else mean ** (1.0 / p), x3.dtype)
+            means = np.sqrt(mean) if p == 2.0 else mean ** (1.0 / p)
+            return _exact_near_halves(_round_to(means, x3.dtype), means, x3, axes, lo, p)
 
         return reduce_separable(x3, axes, np.add, f64, 0.0, workers, finish, x3.dtype, prepare)
 
@@ -37,7 +49,8 @@ def lp(x3: np.ndarray, axes: tuple[Axis, ...], p: float, workers: int) -> np.nda
 
     def log_finish(s: np.ndarray, lo: int, hi: int) -> np.ndarray:
         log_mean = s - np.log(divisor(axes, False, lo, hi))
-        return _round_to(np.exp(log_mean / p), x3.dtype)
+        means = np.exp(log_mean / p)
+        return _exact_near_halves(_round_to(means, x3.dtype), means, x3, axes, lo, p)
 
     return reduce_separable(
         x3, axes, np.logaddexp, f64, -np.inf, workers, log_finish, x3.dtype, log_prepare
@@ -81,3 +94,143 @@ def _round_to(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
     out = np.clip(v, info.min, info.max, out=v).astype(dtype)
     out[high] = info.max
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Exact rounding of integer power means near a half.
+
+# float64 power means are right to ~1e-13 (relative; 1/p times that for p < 1): a result this
+# close to a half is decided exactly. Above 2**36 float64 cannot place halves reliably at all.
+_NEAR_HALF = 1e-9
+_RESOLVED = 2.0**36
+
+
+def _exact_near_halves(
+    out: np.ndarray,
+    means: np.ndarray,
+    x: np.ndarray,
+    axes: tuple[Axis, ...],
+    lo: int,
+    p: float,
+) -> np.ndarray:
+    """``out`` (rounded ``means`` of the band of first-axis outputs ``lo..``, laid out as
+    :func:`~poolcli.core.separable.reduce_separable` gives it: ``(cells before the last axis,
+    last, C)``) with every integer result whose float mean lies near a half, or past float64's
+    resolution, recomputed exactly from the cells of its window in ``x`` (``(*spatial, C)``)."""
+    if out.dtype.kind not in "biu":
+        return out
+    frac = means - np.floor(means)
+    tol = _NEAR_HALF * max(1.0, 1.0 / p) * np.maximum(means, 0.5)
+    near = (np.abs(frac - 0.5) <= tol) | (means >= _RESOLVED)
+    if not near.any():
+        return out
+    info = np.iinfo(out.dtype)
+    band = (len(means) // math.prod(a.out for a in axes[1:-1]), *(a.out for a in axes[1:-1]))
+    for flat, last, ch in np.argwhere(near):
+        where = (*np.unravel_index(flat, band), last)
+        where = (where[0] + lo, *where[1:])
+        cells = [a.index[w][a.valid[w]] for a, w in zip(axes, where, strict=True)]
+        values = x[np.ix_(*cells, [ch])].reshape(-1).tolist()
+        exact = round_power_mean(values, p, int(out[flat, last, ch]))
+        out[flat, last, ch] = min(max(exact, int(info.min)), int(info.max))
+    return out
+
+
+def round_power_mean(values: list[int], p: float, guess: int = 0) -> int:
+    """The power mean ``mean(|v|**p) ** (1/p)`` of integers, rounded half up, exactly.
+
+    ``guess`` (an estimate of the result, such as the rounded float value) is where the search
+    starts: a right one costs two exact comparisons, one off by ``d`` about ``4 log2(d)``.
+
+    >>> round_power_mean([0, 6], 0.5), round_power_mean([2, 4, 5, 5, 6, 7, 16, 22], 3.0)
+    (2, 13)
+    """
+    counts = Counter(abs(int(v)) for v in values)
+    n = sum(counts.values())
+    counts.pop(0, None)  # 0**p is 0 for p > 0
+
+    def reaches(r: int) -> bool:  # mean >= r - 1/2: true up to the result, false after it
+        return r <= 0 or _at_least_half(counts, n, p, 2 * r - 1)
+
+    start = max(int(guess), 0)
+    step = 1
+    if reaches(start):
+        low = start
+        while reaches(start + step):
+            low, step = start + step, 2 * step
+        high = start + step
+    else:
+        high = start
+        while not reaches(start - step):
+            high, step = start - step, 2 * step
+        low = max(start - step, 0)
+    while high - low > 1:  # reaches(low) and not reaches(high)
+        mid = (low + high) // 2
+        low, high = (mid, high) if reaches(mid) else (low, mid)
+    return low
+
+
+def _at_least_half(counts: Counter[int], n: int, p: float, h2: int) -> bool:
+    """Whether the power mean of the values (``counts``: value -> how many, zeros left out;
+    ``n`` values in all) is at least ``h2 / 2``, decided exactly."""
+    if float(p).is_integer():  # mean >= (h2/2)**p  <=>  2**p * sum(v**p) >= n * h2**p, in integers
+        q = int(p)
+        return 2**q * sum(c * v**q for v, c in counts.items()) >= n * h2**q
+    frac = Fraction(p)  # exact: a float is a dyadic rational
+    if _is_tie(counts, n, frac.numerator, frac.denominator, h2):
+        return True
+    # Not a tie, so the difference is not zero: decimal's ln and exp are correctly rounded, and
+    # enough digits (almost always the first 40) tell its sign with a bound on their error.
+    digits = 40
+    while digits <= 5000:
+        with decimal.localcontext() as ctx:
+            ctx.prec = digits + 10
+            ctx.Emax, ctx.Emin = decimal.MAX_EMAX, decimal.MIN_EMIN
+            dp = decimal.Decimal(p)
+            total = decimal.Decimal(0)
+            worst = 0.0
+            for v, c in counts.items():
+                log = dp * decimal.Decimal(v).ln()
+                worst = max(worst, abs(float(log)))
+                total += c * log.exp()
+            log = dp * (decimal.Decimal(h2) / 2).ln()
+            worst = max(worst, abs(float(log)))
+            target = n * log.exp()
+            # each exp's relative error: |its argument| x the argument's relative error, plus
+            # its own rounding; then the sum's roundings
+            slack = decimal.Decimal((2 * worst + 4 + len(counts)) * 10.0**-digits)
+            if abs(total - target) > slack * (total + target):
+                return total > target
+        digits *= 4
+    return True  # closer than 1e-5000 (never seen): taken for the tie it almost is
+
+
+def _is_tie(counts: Counter[int], n: int, a: int, b: int, h2: int) -> bool:
+    """Whether ``sum(v**(a/b)) == n * (h2/2)**(a/b)`` exactly (``a/b`` in lowest terms).
+
+    Positive real b-th roots of rationals that are not rational multiples of one another are
+    linearly independent over the rationals (Besicovitch 1940; Mordell 1953). So the sum can
+    equal ``n * h**(a/b)`` only if every value is ``h * r**b`` for a rational ``r``, and then
+    ``v**(a/b) = h**(a/b) * r**a``: a tie exactly when the ``r**a`` add up to ``n``.
+    """
+    total = Fraction(0)
+    for v, c in counts.items():
+        q = Fraction(2 * v, h2)
+        num, den = _root(q.numerator, b), _root(q.denominator, b)
+        if num is None or den is None:
+            return False
+        total += c * Fraction(num, den) ** a
+    return total == n
+
+
+def _root(value: int, k: int) -> int | None:
+    """The integer ``k``-th root of ``value >= 1`` if it is a perfect ``k``-th power, else None."""
+    if value == 1:
+        return 1
+    if k >= value.bit_length():  # 2**k > value: no k-th power lies between 1 and value
+        return None
+    guess = round(math.exp(math.log(value) / k))
+    for r in (guess - 1, guess, guess + 1):
+        if r > 0 and r**k == value:
+            return r
+    return None
