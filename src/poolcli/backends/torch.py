@@ -17,6 +17,8 @@ window and dtype, so that pooling on a GPU never changes an answer. How it gets 
   the core's rules: even counts take the mean of the two middle values (integers rounded half up
   as ``(lo | hi) - ((lo ^ hi) >> 1)``), NaN propagates; mode keeps the most frequent label, ties
   to the smallest, with a pixel's channels as one lexicographic label.
+* **lp** of integers: the results the core decides exactly (near a half, such as the tie
+  ``lp([0, 6], p=0.5) = 1.5``) are decided by the core's own code on the host, cell by cell.
 * **lp** with ``p`` other than 1 or 2 needs ``pow``, which differs by an ulp between libm,
   torch's vectorised CPU kernels and CUDA. Exactness wins: the powers ``|x|**p`` come from a
   table computed by NumPy for 8- and 16-bit data (looked up on the device), otherwise from NumPy
@@ -276,8 +278,9 @@ class _Job:
             # lp with p == 1 is the average of |x| over real cells; |int16 min| saturates.
             avg = _Job("avg", self.axes, _exact_abs_dtype(self.dtype), False, 1.0)
             result = avg._sum_avg(_exact_abs(x), False)
-            top = np.iinfo(np.uint8 if self.dtype == np.bool_ else self.dtype).max
-            return result.clamp(max=int(top)).to(x.dtype)
+            if self.dtype.kind in "ub":  # an average of unsigned values fits (and torch has
+                return result.to(x.dtype)  # no CPU clamp for uint16)
+            return result.clamp(max=int(np.iinfo(self.dtype).max)).to(x.dtype)
         if name == "lp":
             return self._lp(x)
         return self._order_stat(x)
@@ -366,7 +369,22 @@ class _Job:
         s = self._separable(powers, add, 0.0, torch.float64)
         mean = s / self._divisor(False, x.device)
         root = _sqrt(mean) if p == 2.0 else _numpy_pow(mean, 1.0 / p)
-        return _round_to(root, x.dtype)
+        out = _round_to(root, x.dtype)
+        if x.dtype.is_floating_point:
+            return out
+        # The core's exact rounding where float64 cannot settle it (ties such as lp([0, 6],
+        # p=0.5) = 1.5): rare cells, decided on the host from the window's cells.
+        near = kernels.lp_near_halves(root, p)
+        if not bool(near.any()):
+            return out
+        host, fixed = x.cpu().numpy(), out.cpu().numpy()
+        dtype = np.uint8 if fixed.dtype == np.bool_ else fixed.dtype
+        for n, *where, ch in torch.nonzero(near).tolist():
+            cell = (n, *where, ch)
+            fixed[cell] = kernels.lp_exact_cell(
+                host[n], self.axes, tuple(where), ch, p, int(fixed[cell]), dtype
+            )
+        return torch.from_numpy(fixed).to(out.device)
 
     # -- median and mode ----------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ signal as an image one cell wide), the axes, and ``workers`` (threads); call the
 from poolcli.core.bands import quiet_floats
 from poolcli.core.gather import order_stat
 from poolcli.core.lp import exact_abs, lp
+from poolcli.core.lp import exact_cell as lp_exact_cell
+from poolcli.core.lp import near_halves as lp_near_halves
 from poolcli.core.order import NETWORK_MAX_TAPS, network
 from poolcli.core.pool import DTYPES, check_input, pool_axes, result_dtype, spatial_ndim
 from poolcli.core.separable import _sum_dtype as sum_dtype
@@ -23,7 +25,9 @@ from poolcli.core.separable import extreme, int64_sum, pow2_at_most, sum_avg
 
 # The torch backend (:mod:`poolcli.backends.torch`) computes on tensors, so it takes the rules
 # rather than the kernels: which sums need Python integers (sum_dtype), the float64 avg's scale
-# (pow2_at_most), the median's sorting network (network, NETWORK_MAX_TAPS), the dtypes.
+# (pow2_at_most), the median's sorting network (network, NETWORK_MAX_TAPS), the dtypes, and
+# which integer lp results float64 cannot round (lp_near_halves) and their exact value
+# (lp_exact_cell).
 __all__ = [
     "DTYPES",
     "NETWORK_MAX_TAPS",
@@ -32,6 +36,8 @@ __all__ = [
     "extreme",
     "int64_sum",
     "lp",
+    "lp_exact_cell",
+    "lp_near_halves",
     "network",
     "order_stat",
     "pool_axes",

@@ -16,6 +16,7 @@ import decimal
 import math
 from collections import Counter
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -101,8 +102,33 @@ def _round_to(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 # float64 power means are right to ~1e-13 (relative; 1/p times that for p < 1): a result this
 # close to a half is decided exactly. Above 2**36 float64 cannot place halves reliably at all.
-_NEAR_HALF = 1e-9
-_RESOLVED = 2.0**36
+NEAR_HALF = 1e-9
+RESOLVED = 2.0**36
+
+
+def near_halves(means: Any, p: float) -> Any:
+    """Where the rounding of float64 power ``means`` (a NumPy array or a torch tensor) cannot be
+    trusted: within :data:`NEAR_HALF` (relative) of a half, or past float64's resolution."""
+    tol = NEAR_HALF * max(1.0, 1.0 / p) * means.clip(min=0.5)
+    return (abs(means % 1.0 - 0.5) <= tol) | (means >= RESOLVED)
+
+
+def exact_cell(
+    x: np.ndarray,
+    axes: tuple[Axis, ...],
+    where: tuple[int, ...],
+    channel: int,
+    p: float,
+    guess: int,
+    dtype: np.dtype,
+) -> int:
+    """The exactly rounded lp of output cell ``where`` (one index per axis), channel
+    ``channel``, from the cells of its window in ``x`` (``(*spatial, C)``), saturated to
+    ``dtype``; ``guess`` is the float result, rounded."""
+    cells = [a.index[w][a.valid[w]] for a, w in zip(axes, where, strict=True)]
+    values = x[np.ix_(*cells, [channel])].reshape(-1).tolist()
+    info = np.iinfo(dtype)
+    return min(max(round_power_mean(values, p, guess), int(info.min)), int(info.max))
 
 
 def _exact_near_halves(
@@ -115,24 +141,18 @@ def _exact_near_halves(
 ) -> np.ndarray:
     """``out`` (rounded ``means`` of the band of first-axis outputs ``lo..``, laid out as
     :func:`~poolcli.core.separable.reduce_separable` gives it: ``(cells before the last axis,
-    last, C)``) with every integer result whose float mean lies near a half, or past float64's
-    resolution, recomputed exactly from the cells of its window in ``x`` (``(*spatial, C)``)."""
+    last, C)``) with the results :func:`near_halves` picks recomputed by :func:`exact_cell`."""
     if out.dtype.kind not in "biu":
         return out
-    frac = means - np.floor(means)
-    tol = _NEAR_HALF * max(1.0, 1.0 / p) * np.maximum(means, 0.5)
-    near = (np.abs(frac - 0.5) <= tol) | (means >= _RESOLVED)
+    near = near_halves(means, p)
     if not near.any():
         return out
-    info = np.iinfo(out.dtype)
     band = (len(means) // math.prod(a.out for a in axes[1:-1]), *(a.out for a in axes[1:-1]))
     for flat, last, ch in np.argwhere(near):
         where = (*np.unravel_index(flat, band), last)
-        where = (where[0] + lo, *where[1:])
-        cells = [a.index[w][a.valid[w]] for a, w in zip(axes, where, strict=True)]
-        values = x[np.ix_(*cells, [ch])].reshape(-1).tolist()
-        exact = round_power_mean(values, p, int(out[flat, last, ch]))
-        out[flat, last, ch] = min(max(exact, int(info.min)), int(info.max))
+        where = (int(where[0]) + lo, *(int(w) for w in where[1:]))
+        guess = int(out[flat, last, ch])
+        out[flat, last, ch] = exact_cell(x, axes, where, int(ch), p, guess, out.dtype)
     return out
 
 
