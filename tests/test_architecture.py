@@ -54,6 +54,8 @@ STDLIB = {
     "collections",
     "concurrent",
     "dataclasses",
+    "decimal",
+    "fractions",
     "functools",
     "itertools",
     "math",
