@@ -143,3 +143,25 @@ def test_sparse_batch_keeps_the_background() -> None:
     got = poolcli.pool(x, "sparse", batch=True, background=5)
     assert got.tolist() == [[[0]], [[0]]]
     assert poolcli.pool(x, "sparse", batch=True).tolist() == [[[5]], [[0]]]
+
+
+def test_sparse_pools_a_label_image_as_labels() -> None:
+    """pool_image: a palette image's indices are labels for sparse as for mode (palette kept),
+    and a transparent pixel is background."""
+    from PIL import Image
+
+    idx = np.zeros((4, 4), np.uint8)
+    idx[0, 0] = 3
+    idx[2:, 2:] = 1
+    idx[3, 0] = 2
+    im = Image.fromarray(idx, "P")
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 756)
+    out = poolcli.pool_image(im, "sparse", kernel_size=2)
+    assert out.mode == "P" and out.getpalette()[:12] == im.getpalette()[:12]
+    assert np.asarray(out).tolist() == [[3, 0], [2, 1]]
+    assert np.asarray(poolcli.pool_image(im, "mode", kernel_size=2)).tolist() == [[0, 0], [0, 1]]
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[0, 0] = (200, 10, 10, 255)
+    rgba[1, 1] = (5, 5, 5, 0)  # transparent: background whatever its colour
+    got = poolcli.pool_image(Image.fromarray(rgba, "RGBA"), "sparse", kernel_size=2)
+    assert got.getpixel((0, 0)) == (200, 10, 10, 255)

@@ -71,21 +71,20 @@ def spatial_axes(
     >>> spatial_axes(kernel_size=2) is None
     True
     """
-    given = dict(
-        zip(
-            WINDOW_ARGS,
-            (kernel_size, stride, padding, dilation, output_size),
-            strict=True,
-        )
-    )
-    lengths = {name: len(v) for name, v in given.items() if isinstance(v, (tuple, list))}
-    if len(set(lengths.values())) > 1:
-        said = ", ".join(f"{name}={given[name]!r}" for name in lengths)
+    values = (kernel_size, stride, padding, dilation, output_size)
+    lengths = [len(v) for v in values if isinstance(v, (tuple, list))]
+    if not lengths:  # the common call: plain ints, nothing to compare (pool calls this twice)
+        return None
+    n = lengths[0]
+    given = dict(zip(WINDOW_ARGS, values, strict=True))
+    tuples = [name for name, v in given.items() if isinstance(v, (tuple, list))]
+    if any(m != n for m in lengths):
+        said = ", ".join(f"{name}={given[name]!r}" for name in tuples)
         raise WindowError(f"window arguments disagree on the number of spatial axes: {said}")
-    n = next(iter(lengths.values()), None)
-    if n is not None and not 1 <= n <= 3:
-        name = next(iter(lengths))
-        raise WindowError(f"{name} must have 1, 2 or 3 entries (spatial axes), got {given[name]!r}")
+    if not 1 <= n <= 3:
+        raise WindowError(
+            f"{tuples[0]} must have 1, 2 or 3 entries (spatial axes), got {given[tuples[0]]!r}"
+        )
     return n
 
 

@@ -35,6 +35,9 @@ class ModeInfo:
     aliases: tuple[str, ...] = ()
     separable: bool = True
     params: tuple[str, ...] = ()  # pool() arguments that only this mode uses
+    # A pixel's channels are one label (never mixed), so palette indices and transparent pixels
+    # are pooled as labels too.
+    labels: bool = False
 
 
 MODES: dict[str, ModeInfo] = {
@@ -57,6 +60,7 @@ MODES: dict[str, ModeInfo] = {
             "mode",
             "Most frequent value (a pixel's channels are one label); ties go to the smallest.",
             separable=False,
+            labels=True,
         ),
         ModeInfo("lp", "Power mean (mean(|x|**p))**(1/p), p > 0 (p=2 by default).", params=("p",)),
         ModeInfo(
@@ -64,6 +68,7 @@ MODES: dict[str, ModeInfo] = {
             "Mode without the background (0 by default): it wins only a window of nothing else.",
             separable=False,
             params=("background",),
+            labels=True,
         ),
     )
 }

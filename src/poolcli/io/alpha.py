@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from poolcli.core.modes import MODES
 from poolcli.core.pool import pool
 from poolcli.io.picture import (
     saturate_u8,
@@ -58,7 +59,7 @@ def pool_alpha(x: np.ndarray, name: str, kw: Mapping[str, Any]) -> np.ndarray:
             fill = 255 if name == "min" else 0
             x = x.copy()
             x[transparent, :k] = fill
-            if name == "mode":
+            if MODES[name].labels:
                 x[transparent] = 0
         out = saturate_u8(pool(x, name, **kw))
     out[..., :k] *= (out[..., k] > 0)[..., None]  # fully transparent -> colour 0
@@ -70,7 +71,7 @@ def pool_palette(image: Image.Image, name: str, kw: Mapping[str, Any]) -> Image.
     rawmode = pal_mode if pal_mode in ("RGB", "RGBA") else "RGB"
     palette = image.getpalette(rawmode) or []
     n = len(palette) // len(rawmode) or 256
-    if name == "mode":
+    if MODES[name].labels:  # palette indices are labels: pooled as they are, palette kept
         x = np.asarray(image)
         if image.mode == "PA":
             transparent = x[..., 1] == 0

@@ -46,7 +46,7 @@ import numpy as np
 from PIL import Image, ImageMode
 
 from poolcli.core.geometry import Axis, make_axes
-from poolcli.core.modes import resolve_mode
+from poolcli.core.modes import MODES, resolve_mode
 from poolcli.core.pool import pool
 from poolcli.errors import UnsupportedError, WindowError
 from poolcli.io import decoders, pngrows
@@ -123,7 +123,7 @@ def _pool_whole(image: Image.Image, name: str, pool_kwargs: dict[str, Any]) -> I
         out = pool_image_alpha(image.convert("RGBA" if m == "RGB" else "LA"), name, pool_kwargs)
     elif m in ("LA", "RGBA"):
         out = pool_image_alpha(image, name, pool_kwargs)
-    elif m == "HSV" and name != "mode":
+    elif m == "HSV" and not MODES[name].labels:
         rgb = pool(np.asarray(image.convert("RGB")), name, **pool_kwargs)
         out = _to_image(rgb, "RGB", name).convert("HSV")
     elif m in PLAIN_MODES or m == "HSV":
