@@ -165,3 +165,22 @@ def test_sparse_pools_a_label_image_as_labels() -> None:
     rgba[1, 1] = (5, 5, 5, 0)  # transparent: background whatever its colour
     got = poolcli.pool_image(Image.fromarray(rgba, "RGBA"), "sparse", kernel_size=2)
     assert got.getpixel((0, 0)) == (200, 10, 10, 255)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_volume_views_pool_as_their_copies(mode: str) -> None:
+    """Fortran order, a reversed view and a strided view give the contiguous copy's values."""
+    rng = np.random.default_rng(2)
+    base = rng.integers(0, 4, (7, 6, 5, 2)).astype(np.int16)
+    big = np.zeros((14, 6, 15, 2), np.int16)
+    big[::2, :, ::3] = base
+    views = [
+        np.asfortranarray(base),
+        np.ascontiguousarray(base[::-1, :, ::-1])[::-1, :, ::-1],
+        big[::2, :, ::3],
+        base[..., 0],
+    ]
+    kw = {"kernel_size": (3, 2, 2), "stride": (2, 1, 2), "padding": (1, 0, 1)}
+    for view in views:
+        want = poolcli.pool(np.ascontiguousarray(view), mode, **kw)
+        np.testing.assert_array_equal(poolcli.pool(view, mode, **kw), want)
