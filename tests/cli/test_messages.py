@@ -307,11 +307,26 @@ def test_out_dir_is_not_left_behind_when_nothing_is_written() -> None:
     assert Path("od/sub/small_max2.png").is_file()
 
 
+def test_out_dir_is_not_made_for_an_output_that_cannot_be_encoded() -> None:
+    rgba = np.random.default_rng(7).integers(0, 256, (8, 8, 4), dtype=np.uint8)
+    write(Path("alpha.png"), rgba)
+    result = invoke("max", "alpha.png", "--format", "jpg", "--out-dir", "od")
+    assert result.exit_code == 1
+    assert "JPEG cannot hold image mode RGBA" in result.stderr
+    assert not Path("od").exists()
+
+
 def test_pyramid_out_dir_is_not_left_behind_when_nothing_is_written() -> None:
     Path("notes.png").write_text("not an image\n")
     result = invoke("pyramid", "notes.png", "--levels", "1", "--out-dir", "levels")
     assert result.exit_code == 1
     assert not Path("levels").exists()
+    rgba = np.random.default_rng(7).integers(0, 256, (8, 8, 4), dtype=np.uint8)
+    write(Path("alpha.png"), rgba)
+    result = invoke("pyramid", "alpha.png", "--levels", "1", "--format", "jpg", "--out-dir", "l")
+    assert result.exit_code == 1
+    assert "JPEG cannot hold image mode RGBA" in result.stderr
+    assert not Path("l").exists()
 
 
 # --- 10. truncated files: one wording for every format ------------------------------------------

@@ -315,7 +315,6 @@ def _write_levels(
     """Write each level as it is made, one record a level; a level that cannot be made ends it."""
     from poolcli.cli import report
     from poolcli.io import writing
-    from poolcli.run import plan
 
     records: list[PoolRecord] = []
     input_id = file_id(input)
@@ -345,9 +344,14 @@ def _write_levels(
             else:
                 t0 = time.perf_counter()
                 encoding = {"quality": out.quality, "compress_level": out.compress_level}
-                if out.out_dir is not None:  # made for the first level written, not before
-                    plan.make_folder(out.out_dir)
-                writing.write_picture(pooled, path, format=out.format, force=out.force, **encoding)
+                writing.write_picture(
+                    pooled,
+                    path,
+                    format=out.format,
+                    force=out.force,
+                    parents=out.out_dir is not None,  # made once a level is encoded
+                    **encoding,
+                )
                 record.seconds.save = time.perf_counter() - t0
         except PoolError as err:
             _fail(record, err)

@@ -137,6 +137,7 @@ def write_picture(
     force: bool = False,
     threads: int | None = None,
     commits: Commits | None = None,
+    parents: bool = False,
 ) -> Path:
     """Encode ``pic`` and write it to ``path`` atomically.
 
@@ -158,6 +159,9 @@ def write_picture(
         ``fsync`` and the rename are queued under ``path``; ``commits.wait(path)`` then
         raises what this function would have raised for them. ``path`` appears only once its
         file is complete and flushed, as without it.
+    parents : bool
+        Make the missing folders above ``path``, once the picture is encoded: a picture that
+        cannot be encoded leaves no empty folder behind.
 
     Returns
     -------
@@ -195,6 +199,11 @@ def write_picture(
         raise  # the input turned out bad while it was pooled and written: not the output's
     except PoolError as err:
         raise type(err)(f"{path}: {err}") from None
+    if parents:
+        try:
+            os.makedirs(path.parent, exist_ok=True)
+        except OSError as err:
+            raise ImageError(f"{path.parent}: cannot create: {os_reason(err)}") from None
     write_atomic(path, data, force=force, commits=commits)
     return path
 

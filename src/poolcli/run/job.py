@@ -202,9 +202,6 @@ def _write(
         fs.pipe_file(path, data)
         return
 
-    if folder is not None:
-        make_folder(folder)
-
     encoding = {
         "quality": recipe.quality,
         "compress_level": recipe.compress_level,
@@ -212,12 +209,20 @@ def _write(
     }
     if not is_url(target):
         writing.write_picture(
-            pic, target, format=recipe.format, force=recipe.force, commits=commits, **encoding
+            pic,
+            target,
+            format=recipe.format,
+            force=recipe.force,
+            commits=commits,
+            parents=folder is not None,  # made once the picture is encoded, not before
+            **encoding,
         )
         return
     fs, path = filesystem(target)
     fmt = recipe.format or formats.format_for_path(path)
     data = writing.encode_picture(pic, fmt, **encoding)
+    if folder is not None:
+        make_folder(folder)
     if not recipe.force and fs.exists(path):
         raise ImageError(f"{target}: already exists (force overwrites it)")
     fs.pipe_file(path, data)

@@ -101,7 +101,7 @@ class Job:
     output_name: str = ""
     index: int = 0
     size: int | None = None  # bytes of the input file, when known
-    folder: str | None = None  # made (with its parents) just before the output is written
+    folder: str | None = None  # made (with its parents) once the output is encoded
 
 
 def output_name(source: str, template: str = DEFAULT_NAME, **fields: str) -> str:
