@@ -238,3 +238,17 @@ def test_on_a_dask_cluster_equals_here(tmp_path: Path, rng) -> None:
     for level, (got, want) in enumerate(zip(b, a, strict=True)):
         np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(got, expected(x, "avg", level, (2, 2, 2)))
+
+
+def test_a_mapped_npy_travels_to_a_worker_as_its_name(tmp_path: Path, rng) -> None:
+    import pickle
+
+    x = rng.integers(0, 255, (64, 64, 64), dtype=np.uint8)
+    np.save(tmp_path / "v.npy", x)
+    mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
+    chunks = omezarr._Chunks(mapped, [2, 0, 1])
+    assert len(pickle.dumps(chunks)) < 1000  # the file name, not 256 KiB of cells
+    again = pickle.loads(pickle.dumps(chunks))
+    np.testing.assert_array_equal(again[1:3, :, 5], np.transpose(x, (2, 0, 1))[1:3, :, 5])
+    in_memory = omezarr._Chunks(x, [0, 1, 2])
+    assert len(pickle.dumps(in_memory)) > x.nbytes  # an array in memory travels whole

@@ -126,7 +126,7 @@ def write_pyramid(
         data = x.transpose(to_pool)
     else:
         data = da.from_array(
-            np.transpose(x, to_pool), chunks=_input_chunks(zchunks, f, levels, x.shape, to_pool)
+            _Chunks(x, to_pool), chunks=_input_chunks(zchunks, f, levels, x.shape, to_pool)
         )
     store_order = omezarr.ngff_order(pool_letters)
     ngff_letters = "".join(pool_letters[i] for i in store_order)
@@ -167,6 +167,43 @@ def write_pyramid(
     finally:
         stack.close()
     return done
+
+
+class _Chunks:
+    """A NumPy array (or a memory-mapped ``.npy``) for ``dask.array.from_array``, read a chunk at
+    a time when a task asks: ``from_array`` copies a NumPy array whole, a memory map too (a
+    512 MiB ``.npy`` took 525 MB more memory at once). A memory-mapped ``.npy`` pickles as its
+    file name, so a cluster's worker maps the file itself instead of receiving it."""
+
+    def __init__(self, array: Any, order: Sequence[int], path: str | None = None) -> None:
+        if path is None and isinstance(array, np.memmap) and _whole_npy(array):
+            path = os.fspath(array.filename)
+        self._array, self._order, self._path = array, list(order), path
+        self.shape = tuple(array.shape[i] for i in self._order)
+        self.dtype, self.ndim = array.dtype, array.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.array(np.transpose(self._array, self._order)[key])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._path is None:
+            return _Chunks, (self._array, self._order)
+        return _mapped, (self._path, self._order)
+
+
+def _mapped(path: str, order: list[int]) -> _Chunks:
+    return _Chunks(np.load(path, mmap_mode="r"), order, path)
+
+
+def _whole_npy(array: np.memmap) -> bool:
+    """Whether a memory map is a whole ``.npy`` file as ``np.load`` maps it (not a view of one)."""
+    try:
+        whole = np.load(array.filename, mmap_mode="r")
+    except (OSError, ValueError, TypeError):
+        return False
+    return (
+        whole.shape == array.shape and whole.dtype == array.dtype and whole.offset == array.offset
+    )
 
 
 def _input_chunks(
