@@ -287,3 +287,24 @@ def test_a_3_axis_window_on_an_image_is_that_file_s_error(rng) -> None:
         " are .npy, .npz and TIFF stacks"
     ) in result.stderr
     assert Path("vol_max2.npy").exists() and not Path("photo_max2.png").exists()
+
+
+def test_folders_out_dir_skip_existing_and_json_as_for_images(rng) -> None:
+    Path("scans/deep").mkdir(parents=True)
+    a = rng.integers(0, 255, (6, 8, 4), dtype=np.uint8)
+    b = rng.integers(0, 255, (4, 4, 4), dtype=np.uint8)
+    np.save("scans/a.npy", a)
+    np.save("scans/deep/b.npy", b)
+    Path("scans/notes.txt").write_text("1 2\n3 4\n")  # text in a folder is not a matrix to pool
+    result = invoke("max", "scans", "-r", "-k", "2x2x2", "--out-dir", "small", "-j", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(r["output"] for r in records) == ["small/a_max2.npy", "small/deep/b_max2.npy"]
+    np.testing.assert_array_equal(
+        np.load("small/deep/b_max2.npy"), poolcli.pool(b, "max", kernel_size=(2, 2, 2))
+    )
+    again = invoke("max", "scans", "-r", "-k", "2x2x2", "--out-dir", "small", "--skip-existing")
+    assert again.exit_code == 0 and "skipped" in again.stderr
+    clash = invoke("max", "scans/a.npy", "-k", "2x2x2", "--out-dir", "small")
+    assert clash.exit_code == 1 and "small/a_max2.npy exists" in clash.stderr
+    assert not list(Path("small").rglob("*.poolcli-tmp"))

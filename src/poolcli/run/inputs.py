@@ -125,13 +125,18 @@ _IMAGE_SUFFIXES: frozenset[str] | None = None
 
 
 def _is_image_name(name: str) -> bool:
-    """Whether the suffix is one Pillow reads (``.png``, ``.JPG``, ``.tif``, ...)."""
+    """Whether the suffix is one Pillow reads (``.png``, ``.JPG``, ``.tif``, ...) or a NumPy
+    array file's (``.npy``, ``.npz``; text files in a folder are not taken for matrices)."""
     global _IMAGE_SUFFIXES
     if _IMAGE_SUFFIXES is None:
         from PIL import Image
 
+        from poolcli.io.arrays import SUFFIXES
+
         extensions = Image.registered_extensions()  # loads every plugin once
-        _IMAGE_SUFFIXES = frozenset(ext for ext, fmt in extensions.items() if fmt in Image.OPEN)
+        images = {ext for ext, fmt in extensions.items() if fmt in Image.OPEN}
+        numpy_files = {ext for ext, fmt in SUFFIXES.items() if fmt in ("NPY", "NPZ")}
+        _IMAGE_SUFFIXES = frozenset(images | numpy_files)
     return os.path.splitext(name)[1].lower() in _IMAGE_SUFFIXES
 
 

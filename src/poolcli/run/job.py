@@ -193,34 +193,32 @@ def _write(
     if isinstance(pic, arrays.ArrayFile):
         fmt = arrays.format_of(recipe.format) if recipe.format else None
         if not is_url(target):
+            if folder is not None:
+                make_folder(folder)
             arrays.write_array_file(pic, target, format=fmt, force=recipe.force)
             return
         fs, path = filesystem(target)
         data = arrays.encode_array_file(pic, fmt or arrays.format_for_path(path))
-        if not recipe.force and fs.exists(path):
-            raise ImageError(f"{target}: already exists (force overwrites it)")
-        fs.pipe_file(path, data)
-        return
-
-    encoding = {
-        "quality": recipe.quality,
-        "compress_level": recipe.compress_level,
-        "threads": threads,
-    }
-    if not is_url(target):
-        writing.write_picture(
-            pic,
-            target,
-            format=recipe.format,
-            force=recipe.force,
-            commits=commits,
-            parents=folder is not None,  # made once the picture is encoded, not before
-            **encoding,
-        )
-        return
-    fs, path = filesystem(target)
-    fmt = recipe.format or formats.format_for_path(path)
-    data = writing.encode_picture(pic, fmt, **encoding)
+    else:
+        encoding = {
+            "quality": recipe.quality,
+            "compress_level": recipe.compress_level,
+            "threads": threads,
+        }
+        if not is_url(target):
+            writing.write_picture(
+                pic,
+                target,
+                format=recipe.format,
+                force=recipe.force,
+                commits=commits,
+                parents=folder is not None,  # made once the picture is encoded, not before
+                **encoding,
+            )
+            return
+        fs, path = filesystem(target)
+        fmt = recipe.format or formats.format_for_path(path)
+        data = writing.encode_picture(pic, fmt, **encoding)
     if folder is not None:
         make_folder(folder)
     if not recipe.force and fs.exists(path):
