@@ -423,3 +423,17 @@ def test_poolcli_pool_dispatches_tensors_batches_and_devices() -> None:
     with pytest.raises(poolcli.WindowError) as expected:
         poolcli.pool(x[0], "max", kernel_size=9)
     assert str(caught.value) == str(expected.value)
+
+
+def test_the_readme_example() -> None:
+    """The README's torch example, line for line (on the GPU where there is one)."""
+    import torch  # noqa: F811  (as the README writes it)
+
+    import poolcli  # noqa: F811
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    x = torch.randint(0, 256, (8, 256, 256, 3), dtype=torch.uint8, device=device)
+    y = poolcli.pool(x, "max", kernel_size=2, batch=True)  # (8, 128, 128, 3) uint8, on x's device
+    assert y.shape == (8, 128, 128, 3) and y.dtype == torch.uint8 and y.device == x.device
+    expected = np.stack([poolcli.pool(a, "max", kernel_size=2) for a in x.cpu().numpy()])
+    assert_same(y, expected)

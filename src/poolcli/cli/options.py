@@ -477,6 +477,18 @@ FailFastOpt = Annotated[
     bool,
     typer.Option("--fail-fast", rich_help_panel=BATCH, help="Stop at the first input that fails."),
 ]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        envvar="POOLCLI_DEVICE",
+        metavar="cpu|cuda|auto|torch-cpu",
+        rich_help_panel=BATCH,
+        help="Where to pool: cpu (NumPy), cuda (PyTorch on the GPU; JPEGs decoded there by"
+        " nvJPEG), auto (cuda for big runs where there is a GPU), torch-cpu (the torch backend on"
+        " the CPU: the bytes cpu writes). Needs poolcli[gpu] for all but cpu.",
+    ),
+]
 SchedulerOpt = Annotated[
     str | None,
     typer.Option(
@@ -506,10 +518,11 @@ class Output:
 
 @dataclass(frozen=True)
 class Batch:
-    """How many inputs are found and run."""
+    """How many inputs are found and run, and where they are pooled."""
 
     recursive: bool = False
     jobs: int | None = None  # None: the number of cores
     skip_existing: bool = False
     fail_fast: bool = False
     scheduler: str | None = None
+    device: str = "cpu"  # --device: cpu, cuda, auto or torch-cpu (poolcli.run.gpu)

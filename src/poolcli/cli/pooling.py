@@ -8,6 +8,7 @@ names another.
 """
 
 import contextlib
+import dataclasses
 import inspect
 import os
 import sys
@@ -38,6 +39,7 @@ from poolcli.cli.options import (
     CeilOpt,
     CompressOpt,
     CountPadOpt,
+    DeviceOpt,
     DilationOpt,
     ExplainOpt,
     FailFastOpt,
@@ -123,6 +125,7 @@ def _add_mode_command(info: ModeInfo) -> None:
         scheduler: SchedulerOpt = None,
         axes: AxesOpt = None,
         explain: ExplainOpt = False,
+        device: DeviceOpt = "cpu",
     ) -> None:
         if len(inputs) == 1 and not skip_existing and STDIN not in (inputs[0], output):
             _read_early(inputs[0], max_pixels)
@@ -143,7 +146,7 @@ def _add_mode_command(info: ModeInfo) -> None:
             background if takes_background else None,
         )
         out = Output(output, out_dir, name, format, quality, compress_level, force)
-        many = Batch(recursive, jobs, skip_existing, fail_fast, scheduler or None)
+        many = Batch(recursive, jobs, skip_existing, fail_fast, scheduler or None, device)
         limit = max_pixels_kwargs(max_pixels)
         run = PoolRun(info.name, window, out, limit, json, quiet, many, preview, axes, explain)
         try:
@@ -303,19 +306,26 @@ class PoolRun:
         in_order = _InOrder(self._emit)
         if self.many.fail_fast and any(r.status == "error" for _, r in plan.done):
             todo = []
+        device = self._device(sum(job.size or 0 for job in todo))
         with contextlib.ExitStack() as stack:
             stack.enter_context(workers.terminate_on_sigterm())
             try:
                 try:
                     # Before the progress bar: its thread would keep the workers from forking.
-                    split = workers.plan_workers(todo, cpu_budget(), self.many.jobs)
-                    results = workers.run(
-                        todo,
-                        workers=split.jobs,
-                        threads=split.threads,
-                        scheduler=self.many.scheduler,
-                        preload=[__name__],  # the poolcli script imports this module
-                    )
+                    if device is not None:
+                        from poolcli.run import gpu
+
+                        threads = self.many.jobs or cpu_budget()
+                        results = gpu.run_on_device(todo, device, threads=threads)
+                    else:
+                        split = workers.plan_workers(todo, cpu_budget(), self.many.jobs)
+                        results = workers.run(
+                            todo,
+                            workers=split.jobs,
+                            threads=split.threads,
+                            scheduler=self.many.scheduler,
+                            preload=[__name__],  # the poolcli script imports this module
+                        )
                 except OSError as err:  # the Dask scheduler cannot be reached
                     report.print_error(str(self.many.scheduler), os_cause(err))
                     return 1
@@ -347,6 +357,8 @@ class PoolRun:
 
         cores = self.many.jobs or cpu_budget()
         if self.many.scheduler is not None or cores == 1 or STDIN in inputs:
+            return False
+        if self.many.device != "cpu":  # pooled by torch in this process, not in workers
             return False
         return len(inputs) > 1 or any(not os.path.isfile(i) for i in inputs)
 
@@ -403,6 +415,14 @@ class PoolRun:
             self.window.axes,
         )
 
+    def _device(self, input_bytes: int | None) -> str | None:
+        """The torch device of ``--device`` for a run of ``input_bytes`` (None: NumPy)."""
+        if self.many.device == "cpu":
+            return None
+        from poolcli.run import gpu
+
+        return gpu.torch_device(self.many.device, input_bytes)
+
     def _fields(self) -> dict[str, str]:
         return {"mode": self.mode, **self.window.name_fields()}
 
@@ -451,6 +471,16 @@ class PoolRun:
                 "--skip-existing keeps existing outputs, --force replaces them: give one",
                 param_hint="--skip-existing",
             )
+        if self.many.device != "cpu":
+            if self.many.scheduler is not None:
+                raise typer.BadParameter(
+                    "a cluster pools on its workers' CPUs: --device is for runs here",
+                    param_hint="--device",
+                )
+            try:
+                self._device(None)  # an unknown choice, or cuda without torch or a GPU
+            except PoolError as err:
+                raise typer.BadParameter(str(err), param_hint="--device") from None
         if self.many.scheduler is not None:
             if STDIN in inputs or out.path == STDIN:
                 raise typer.BadParameter(
@@ -490,11 +520,12 @@ class PoolRun:
             index=0,
         )
         pictures: list[Picture] = []  # the input and its result, for --preview
+        recipe = dataclasses.replace(self._recipe(), device=self._device(None))
         job.pool_timed(
             record,
             lambda: keep_picture(pictures, self._read(source)),
             lambda pic: self._save(keep_picture(pictures, pic), target),
-            self._recipe(),
+            recipe,
             self.many.jobs or cpu_budget(),
         )
         self._emit(record, pictures)

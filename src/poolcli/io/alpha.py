@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from poolcli.backends import pool  # the dispatcher: device= takes the torch backend
 from poolcli.core.modes import MODES
-from poolcli.core.pool import pool
 from poolcli.io.picture import (
     saturate_u8,
 )

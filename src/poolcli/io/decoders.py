@@ -60,6 +60,7 @@ __all__ = [
     "confirm",
     "decode_pixels",
     "pixel_guard",
+    "plain_jpeg",
     "read",
     "start_rows",
 ]
@@ -131,6 +132,19 @@ def candidate(im: Image.Image) -> bool:
     elif im.format != "JPEG" or im.mode == "RGBA":
         return False
     return _orientation(im) not in TRANSPOSED
+
+
+def plain_jpeg(im: Image.Image) -> bool:
+    """Whether ``im``, opened by Pillow but not loaded, is a JPEG whose pixels any JPEG decoder
+    gives as Pillow's array would be laid out: grey or RGB, one image (not MPO), no EXIF
+    orientation to apply. The test :func:`candidate` makes of JPEGs, without needing imagecodecs:
+    a GPU's decoder (:mod:`poolcli.run.gpu`) takes the same files."""
+    return (
+        im.format == "JPEG"
+        and im.mode in ("L", "RGB")
+        and getattr(im, "n_frames", 1) == 1
+        and _orientation(im) not in TRANSPOSED
+    )
 
 
 def decode_pixels(im: Image.Image, data: bytes | memoryview) -> np.ndarray | None:

@@ -45,9 +45,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageMode
 
+from poolcli.backends import pool  # the dispatcher: device= takes the torch backend
 from poolcli.core.geometry import Axis, make_axes
 from poolcli.core.modes import MODES, resolve_mode
-from poolcli.core.pool import pool
 from poolcli.errors import UnsupportedError, WindowError
 from poolcli.io import decoders, pngrows
 from poolcli.io.alpha import pool_alpha, pool_image_alpha, pool_palette

@@ -208,6 +208,25 @@ def write_picture(
     return path
 
 
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> Path:
+    """Write an encoded image (bytes made elsewhere, e.g. by a GPU's JPEG encoder) to ``path``
+    as :func:`write_picture` writes: atomically, never over a file without ``force``, never
+    into a directory; the rename done before it returns.
+
+    Raises
+    ------
+    ImageError
+        ``"<path>: <cause>"``, the causes of :func:`write_picture`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory")
+    if not force and os.path.lexists(path):
+        raise ImageError(f"{path}: already exists (force overwrites it)")
+    write_atomic(path, data, force=force)
+    return path
+
+
 def write_atomic(path: Path, data: bytes, *, force: bool, commits: Commits | None = None) -> None:
     """Write ``data`` to ``path`` through a temporary file in its folder, renamed (or, without
     ``force``, hard-linked) into place when complete; :func:`write_picture`'s rules."""

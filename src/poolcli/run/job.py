@@ -119,14 +119,14 @@ def pool_timed(
         describe(record, pic)
 
         start = time.perf_counter()
-        extra = {}
+        extra: dict[str, Any] = {}
         if threads is not None:  # at most that many; a small image is not worth more than one
             import numpy as np
 
             nbytes = int(np.prod(pic.shape)) * np.dtype(pic.dtype).itemsize
             extra["threads"] = threads_for(nbytes, threads)
         pooled: Any
-        if isinstance(pic, arrays.ArrayFile):
+        if isinstance(pic, arrays.ArrayFile):  # arrays and volumes: the NumPy core (any device)
             pooled = arrays.pool_array_file(pic, recipe.mode, **recipe.pool_kwargs, **extra)
         else:
             if recipe.spatial == 3:
@@ -134,6 +134,8 @@ def pool_timed(
                     f"{record.input}: an image pools 2 axes, not the 3 of this window; volumes"
                     " are .npy, .npz and TIFF stacks"
                 )
+            if recipe.device is not None:  # pooled by the torch backend on that device
+                extra["device"] = recipe.device
             pooled = pooling.pool_picture(pic, recipe.mode, **recipe.pool_kwargs, **extra)
         seconds.pool = time.perf_counter() - start
         record.output_shape = pooled.shape

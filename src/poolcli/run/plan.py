@@ -70,7 +70,9 @@ class Recipe:
     :func:`poolcli.io.pooling.pool_picture` gets; ``read_kwargs`` what
     :func:`poolcli.io.reading.read_picture` gets (``max_pixels``). ``axes`` and ``spatial``
     decide whether a file is read as an array file and which of its axes are pooled
-    (:func:`poolcli.io.arrays.takes`, :func:`poolcli.io.arrays.resolve_axes`).
+    (:func:`poolcli.io.arrays.takes`, :func:`poolcli.io.arrays.resolve_axes`). ``device`` is the
+    torch device images are pooled on (:func:`poolcli.pool`'s ``device``), ``None`` for the
+    NumPy core.
     """
 
     mode: str
@@ -83,6 +85,7 @@ class Recipe:
     force: bool = False
     axes: str | None = None  # --axes: what each stored axis of an array file is
     spatial: int | None = None  # how many axes the window pools, when its sizes say
+    device: str | None = None
 
 
 @dataclass(frozen=True)
