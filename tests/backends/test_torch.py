@@ -437,3 +437,11 @@ def test_the_readme_example() -> None:
     assert y.shape == (8, 128, 128, 3) and y.dtype == torch.uint8 and y.device == x.device
     expected = np.stack([poolcli.pool(a, "max", kernel_size=2) for a in x.cpu().numpy()])
     assert_same(y, expected)
+
+
+def test_lp_with_p_1_on_16_bit_data() -> None:
+    """Found by Hypothesis: lp p=1 is an exact average of |x|, saturated (no uint16 clamp)."""
+    for dtype in ("uint16", "int16", "uint8", "bool"):
+        x = np.array([[0, 1], [1, 1]]).astype(dtype)
+        both(x, "lp", output_size=1, p=1.0)
+    both(np.array([[-32768, -32768]], np.int16), "lp", kernel_size=(1, 2), p=1.0)

@@ -278,9 +278,8 @@ class _Job:
             # lp with p == 1 is the average of |x| over real cells; |int16 min| saturates.
             avg = _Job("avg", self.axes, _exact_abs_dtype(self.dtype), False, 1.0)
             result = avg._sum_avg(_exact_abs(x), False)
-            if self.dtype.kind in "ub":  # an average of unsigned values fits (and torch has
-                return result.to(x.dtype)  # no CPU clamp for uint16)
-            return result.clamp(max=int(np.iinfo(self.dtype).max)).to(x.dtype)
+            top = np.iinfo(np.uint8 if self.dtype == np.bool_ else self.dtype).max
+            return result.to(torch.int64).clamp(max=int(top)).to(x.dtype)  # no uint16 clamp
         if name == "lp":
             return self._lp(x)
         return self._order_stat(x)
