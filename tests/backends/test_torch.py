@@ -445,3 +445,13 @@ def test_lp_with_p_1_on_16_bit_data() -> None:
         x = np.array([[0, 1], [1, 1]]).astype(dtype)
         both(x, "lp", output_size=1, p=1.0)
     both(np.array([[-32768, -32768]], np.int16), "lp", kernel_size=(1, 2), p=1.0)
+
+
+def test_mode_when_a_real_key_equals_the_paddings_fill() -> None:
+    """Found by Hypothesis: int64's maximum is a real value, and also what padding is filled
+    with before sorting; the real cell must win its window."""
+    x = np.full((8, 9), np.iinfo(np.int64).min, np.int64)
+    x[6, 1] = np.iinfo(np.int64).max
+    both(x, "mode", kernel_size=(1, 2), padding=(0, 1), dilation=2)
+    both(x[..., None].repeat(2, axis=2), "mode", kernel_size=(1, 2), padding=(0, 1), dilation=2)
+    both(x, "median", kernel_size=(1, 2), padding=(0, 1), dilation=2)

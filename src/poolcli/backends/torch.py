@@ -803,10 +803,17 @@ def _mode_pick(
     ``g`` ``(N, *outs, 1, n)`` keys; returns ``(N, *outs)``.
     """
     assert index is not None
+    n = g.shape[-1]
+    # Real taps first, padding after, so that a sort that keeps ties in order leaves the real
+    # ones in the first ``count`` places even where a real key equals the padding's fill
+    # (int64's maximum is a real value too).
+    first_real = torch.argsort((~valid).to(torch.uint8), dim=-1, stable=True)  # (*outs, n)
+    valid = torch.gather(valid, -1, first_real)
+    index = torch.gather(index, -1, first_real)
     big = torch.iinfo(torch.int64).max
-    keys = torch.where(valid.unsqueeze(-2), g, big)[..., 0, :]  # (N, *outs, n)
+    keys = torch.gather(g[..., 0, :], -1, first_real.expand(*g.shape[:-2], n))
+    keys = torch.where(valid, keys, big)  # (N, *outs, n)
     keys, perm = torch.sort(keys, dim=-1, stable=True)
-    n = keys.shape[-1]
     pos = torch.arange(n, device=keys.device)
     starts = torch.ones_like(keys, dtype=torch.bool)
     starts[..., 1:] = keys[..., 1:] != keys[..., :-1]
