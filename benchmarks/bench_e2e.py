@@ -111,7 +111,7 @@ def make_inputs(workdir: Path, size: int, *, huge: bool) -> None:
         im.save(workdir / "big.png")
         im.save(workdir / "big.jpg", quality=90)
     if huge and not (workdir / "huge.png").exists():
-        from poolcli import pngwrite  # Pillow's level 6 would take half a minute here
+        from poolcli.io import pngwrite  # Pillow's level 6 would take half a minute here
 
         data = pngwrite.encode_png(Image.fromarray(photo(2 * size)), compress_level=1)
         (workdir / "huge.png").write_bytes(data)
@@ -309,7 +309,7 @@ def bench_levels(workdir: Path, rounds: int) -> list[dict]:
     import io
 
     import poolcli
-    from poolcli import pngwrite
+    from poolcli.io import pngwrite
 
     with Image.open(workdir / "big.png") as im:
         image = Image.fromarray(poolcli.pool(np.asarray(im), "max"))
@@ -420,7 +420,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     progress(f"inputs in {args.workdir}")
     make_inputs(args.workdir, args.size, huge=not (args.levels or args.no_memory))
-    from poolcli import pngwrite
+    from poolcli.io import pngwrite
 
     res: dict = {
         "machine": {
