@@ -455,3 +455,37 @@ def test_mode_when_a_real_key_equals_the_paddings_fill() -> None:
     both(x, "mode", kernel_size=(1, 2), padding=(0, 1), dilation=2)
     both(x[..., None].repeat(2, axis=2), "mode", kernel_size=(1, 2), padding=(0, 1), dilation=2)
     both(x, "median", kernel_size=(1, 2), padding=(0, 1), dilation=2)
+
+
+@st.composite
+def signals_and_volumes(draw: st.DrawFn) -> tuple[np.ndarray, dict[str, Any]]:
+    nd = draw(st.sampled_from([1, 3]))
+    dtype = draw(st.sampled_from(DTYPES))
+    shape = tuple(draw(st.integers(1, 6)) for _ in range(nd))
+    c = draw(st.sampled_from([None, 1, 3]))
+    full = shape if c is None else (*shape, c)
+    size = int(np.prod(full))
+    values = draw(st.lists(st.sampled_from(SPECIALS[dtype]), min_size=size, max_size=size))
+    x = np.array(values, dtype=object).astype(dtype).reshape(full)
+    if draw(st.integers(0, 4)) == 0:
+        return x, {"output_size": tuple(draw(st.integers(1, 4)) for _ in range(nd))}
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    kw: dict[str, Any] = {"kernel_size": kernel}
+    kw["stride"] = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    kw["padding"] = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    kw["dilation"] = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    kw["ceil_mode"] = draw(st.booleans())
+    kw["count_include_pad"] = draw(st.booleans())
+    return x, kw
+
+
+@given(case=signals_and_volumes(), mode=st.sampled_from(MODES), p=st.sampled_from([2.0, 1.0, 3.0]))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_signals_and_volumes_match_the_core(case: tuple, mode: str, p: float) -> None:
+    x, kw = case
+    both(x, mode, **kw, **({"p": p} if mode == "lp" else {}))
+
+
+def test_sparse_is_the_cores_alone() -> None:
+    with pytest.raises(poolcli.UnsupportedError, match="the torch backend has no sparse mode"):
+        pool_torch(torch.zeros((4, 4), dtype=torch.uint8), "sparse")

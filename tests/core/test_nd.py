@@ -127,15 +127,15 @@ def test_sparse_is_one_registry_entry() -> None:
 
 
 def test_sparse_of_a_tensor_says_to_pool_numpy() -> None:
-    """The torch backend has no sparse mode and pools images only: one clear line each, not
-    another mode's values."""
+    """The torch backend has no sparse mode: one clear line, not another mode's values. (Its
+    volumes and signals are the core's: tests/backends/test_torch.py.)"""
     torch = pytest.importorskip("torch")
     with pytest.raises(UnsupportedError, match="no sparse mode"):
         poolcli.pool(torch.zeros((4, 4), dtype=torch.uint8), "sparse")
     with pytest.raises(UnsupportedError, match="no sparse mode"):
         poolcli.pool(np.zeros((4, 4), np.uint8), "sparse", device="cpu")
-    with pytest.raises(UnsupportedError, match="pools images"):
-        poolcli.pool(torch.zeros((2, 2, 2), dtype=torch.uint8), "max", kernel_size=(2, 2, 2))
+    volume = torch.arange(8, dtype=torch.uint8).reshape(2, 2, 2)
+    assert poolcli.pool(volume, "max", kernel_size=(2, 2, 2)).tolist() == [[[7]]]
 
 
 def test_sparse_batch_keeps_the_background() -> None:

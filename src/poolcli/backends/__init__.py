@@ -78,7 +78,7 @@ def pool(
         A Dask array gives a lazy Dask array with the same values (see
         :func:`poolcli.backends.dask.pool_dask`); a torch tensor (any device), or a CuPy or JAX
         array through DLPack, a tensor on the same device with the same values (see
-        :func:`poolcli.backends.torch.pool_torch`; images ``(H, W[, C])`` only, no ``sparse``).
+        :func:`poolcli.backends.torch.pool_torch`; signals, images and volumes, no ``sparse``).
     mode : str
         ``max``, ``min``, ``avg`` (alias ``mean``), ``sum``, ``median``, ``mode``, ``sparse`` or
         ``lp`` (:data:`poolcli.MODES`).

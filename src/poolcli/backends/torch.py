@@ -29,9 +29,12 @@ window and dtype, so that pooling on a GPU never changes an answer. How it gets 
   uses Python integers) or whose ``|x|**p`` would leave float64's range (the core then sums
   logarithms) is pooled by the NumPy core on the host and copied back.
 
-Layout: channels last, ``(H, W)`` or ``(H, W, C)`` as in the NumPy API; with ``batch=True`` the
-first axis is a batch of such images, ``(N, H, W[, C])``, each pooled on its own. The batch axis is
-only ever declared, never guessed: ``(N, H, W)`` and ``(H, W, C)`` look alike.
+Layout: channels last as in the NumPy API, with the core's rule for the number of spatial axes
+(the length of the window's tuples, else 2): signals ``(L[, C])``, images ``(H, W[, C])``,
+volumes ``(D, H, W[, C])``; the windows are reduced axis after axis, so every count of axes takes
+the same code. With ``batch=True`` the first axis is a batch of such arrays, each pooled on its
+own. The batch axis is only ever declared, never guessed: ``(N, H, W)`` and ``(H, W, C)`` look
+alike. ``sparse`` is the one mode it does not have.
 """
 
 from __future__ import annotations
@@ -122,6 +125,11 @@ def pool_torch(
     tensor([[4]], dtype=torch.uint8)
     """
     name = resolve_mode(mode)
+    if name == "sparse":
+        raise UnsupportedError(
+            "the torch backend has no sparse mode: pool a NumPy array (numpy.asarray(x), or"
+            " tensor.cpu().numpy())"
+        )
     t = x if isinstance(x, torch.Tensor) else torch.from_dlpack(x)
     dtype = _numpy_dtype(t.dtype)
     if batch and t.ndim == 0:
@@ -129,14 +137,9 @@ def pool_torch(
     shape = tuple(int(n) for n in (t.shape[1:] if batch else t.shape))
     ndim = kernels.spatial_ndim(name, shape, kernel_size, stride, padding, dilation, output_size)
     kernels.check_input(name, shape, dtype, p, ndim=ndim)  # the core's errors, word for word
-    if ndim != 2:
-        raise UnsupportedError(
-            f"the torch backend pools images (2 spatial axes), not {ndim}: pool a NumPy array"
-            " (tensor.cpu().numpy())"
-        )
     try:
         axes = list(
-            make_axes(shape[:2], kernel_size, stride, padding, dilation, ceil_mode, output_size)
+            make_axes(shape[:ndim], kernel_size, stride, padding, dilation, ceil_mode, output_size)
         )
     except WindowError as err:
         raise WindowError(f"{name} pooling of shape {shape}: {err}") from None
