@@ -1,4 +1,4 @@
-"""poolcli.images: Pillow modes <-> arrays, alpha, palettes, frames, metadata, files."""
+"""poolcli.io: Pillow modes <-> arrays, alpha, palettes, frames, metadata, files."""
 
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ def half_up(v: float) -> int:
 
 
 def reference_alpha(x: np.ndarray, mode: str, k: int, p: float = 2.0) -> np.ndarray:
-    """Naive per-window reference of the straight-alpha rules in images.py's docstring."""
+    """Naive per-window reference of the straight-alpha rules in io/pooling.py's docstring."""
     out = np.zeros((x.shape[0] // k, x.shape[1] // k, x.shape[2]), np.uint8)
     for i, j, win in windows(x, k):
         c, a = win[:, :-1], win[:, -1]

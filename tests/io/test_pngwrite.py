@@ -262,7 +262,7 @@ def test_image_icc_profile_is_used_when_none_is_given():
     assert reopen(pngwrite.encode_png(image)).info["icc_profile"] == b"fake profile"
 
 
-# --- refusals and the images.py wiring -----------------------------------------------------------
+# --- refusals and the io/writing.py wiring -------------------------------------------------------
 
 
 def test_refuses_what_it_does_not_write():

@@ -1,4 +1,4 @@
-"""poolcli.batch: inputs, output plans, resuming, and jobs run here or in worker processes."""
+"""poolcli.run: inputs, output plans, resuming, and jobs run here or in worker processes."""
 
 from __future__ import annotations
 
