@@ -308,3 +308,22 @@ def test_folders_out_dir_skip_existing_and_json_as_for_images(rng) -> None:
     clash = invoke("max", "scans/a.npy", "-k", "2x2x2", "--out-dir", "small")
     assert clash.exit_code == 1 and "small/a_max2.npy exists" in clash.stderr
     assert not list(Path("small").rglob("*.poolcli-tmp"))
+
+
+def test_info_shows_an_ambiguous_shape_and_why_it_is_refused(rng) -> None:
+    np.save("cube.npy", rng.integers(0, 9, (4, 6, 8), dtype=np.uint8))
+    result = invoke("info", "cube.npy", "--json")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["input_shape"] == [4, 6, 8] and record["output_shape"] is None
+    assert record["window_error"].startswith("shape 4x6x8 is DxHxW or HxWxC: give --axes zyx")
+    assert json.loads(invoke("info", "cube.npy", "--axes", "yxc", "--json").stdout)[
+        "output_shape"
+    ] == [2, 3, 8]
+
+
+def test_preview_of_an_array_file_says_there_is_none(rng) -> None:
+    np.save("v.npy", rng.integers(0, 9, (4, 4, 4), dtype=np.uint8))
+    result = invoke("max", "v.npy", "-k", "2x2x2", "--preview", "-q")
+    assert result.exit_code == 0
+    assert "poolcli: no preview of v.npy: previews show images" in result.stderr

@@ -55,6 +55,7 @@ def read_input(
     *,
     axes: str | None = None,
     spatial: int | None = None,
+    tell_axes: bool = True,
 ) -> "Picture | ArrayFile":
     """Decode a file, or standard input for ``-``; every failure is an ImageError.
 
@@ -66,11 +67,15 @@ def read_input(
     name = display_name(source)
     if source != STDIN:
         if arrays.takes(source, spatial, axes):
-            return arrays.read_array_file(source, name=name, axes=axes, spatial=spatial)
+            return arrays.read_array_file(
+                source, name=name, axes=axes, spatial=spatial, tell_axes=tell_axes
+            )
         return reading.read_picture(source, name=name, **read_kwargs)
     data = stdin_bytes()
     if arrays.sniff(data) is not None:
-        return arrays.read_array_file(data, name=name, axes=axes, spatial=spatial)
+        return arrays.read_array_file(
+            data, name=name, axes=axes, spatial=spatial, tell_axes=tell_axes
+        )
     return reading.read_picture(data, name=name, **read_kwargs)
 
 

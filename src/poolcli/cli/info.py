@@ -54,12 +54,20 @@ def info(
             raise typer.BadParameter(str(err), param_hint="--axes") from None
     check_stdin(inputs)
     from poolcli.cli import report
+    from poolcli.io.arrays import AxesError
 
     records = []
     for source in inputs:
         record = report.InfoRecord(display_name(source), window=window.describe())
+        ambiguous = None
         try:
-            pic = read_input(source, max_pixels_kwargs(max_pixels), axes=axes, spatial=window.axes)
+            try:
+                pic = read_input(
+                    source, max_pixels_kwargs(max_pixels), axes=axes, spatial=window.axes
+                )
+            except AxesError as err:  # the shape is still worth showing, with why it is refused
+                ambiguous = cause(err, record.input)
+                pic = read_input(source, max_pixels_kwargs(max_pixels), tell_axes=False)
         except PoolError as err:
             record.status, record.error = "error", cause(err, record.input)
             report.print_error(record.input, record.error)
@@ -70,7 +78,9 @@ def info(
                 from poolcli.core.pool import output_shape
                 from poolcli.io.arrays import ArrayFile, pooled_shape
 
-                if isinstance(pic, ArrayFile):
+                if ambiguous is not None:
+                    record.axes, record.window_error = None, ambiguous
+                elif isinstance(pic, ArrayFile):
                     record.output_shape = pooled_shape(pic, **window.geometry())
                 elif window.axes == 3:
                     raise WindowError("an image pools 2 axes, not the 3 of this window")

@@ -83,6 +83,9 @@ def preview_run(
     """
     from poolcli.cli import report
 
+    if record.axes is not None:  # an array file (a volume, a signal, a matrix): no picture
+        report.print_note(f"poolcli: no preview of {record.input}: previews show images")
+        return
     try:
         if pictures is not None and len(pictures) == 2:
             before, after = pictures

@@ -111,8 +111,9 @@ class ArrayFile:
 
     @property
     def names(self) -> str:
-        """One capital per stored axis: ``L``, ``HW`` or ``DHW`` for the spatial ones, ``C``."""
-        return axis_names(self.axes)
+        """One capital per stored axis: ``L``, ``HW`` or ``DHW`` for the spatial ones, ``C``
+        (``""`` when the axes were not told)."""
+        return axis_names(self.axes) if self.axes else ""
 
     @property
     def n_frames(self) -> int:
@@ -362,6 +363,7 @@ def read_array_file(
     format: str | None = None,
     axes: str | None = None,
     spatial: int | None = None,
+    tell_axes: bool = True,
 ) -> ArrayFile:
     """Read an array file (a path or its bytes) and tell its axes (:func:`resolve_axes`).
 
@@ -377,6 +379,9 @@ def read_array_file(
         ``--axes``: a letter per stored axis.
     spatial : int, optional
         The window's number of axes (:func:`window_axes`), when it states one.
+    tell_axes : bool
+        ``False`` reads the file without telling its axes (``axes`` is then ``""``): for
+        showing a shape that is ambiguous (``poolcli info``).
 
     Raises
     ------
@@ -413,7 +418,7 @@ def read_array_file(
         arrays, fmt = _read_numpy(data, label)
         info: dict[str, Any] = {}
     elif fmt == "TIFF":
-        return _read_tiff(data, label, axes, spatial)
+        return _read_tiff(data, label, axes, spatial, tell_axes)
     else:
         array, fmt, info = _read_text(data, label, None if fmt == "TEXT" else fmt)
         if info.get("vector") and axes is None and spatial in (None, 1):
@@ -424,6 +429,8 @@ def read_array_file(
     shapes = {a.ndim for a in arrays.values()}
     if len(shapes) > 1:
         raise ImageError(f"{label}: its arrays have different numbers of axes; pool them apart")
+    if not tell_axes:
+        return ArrayFile(arrays, fmt, "", info)
     letters = resolve_axes(next(iter(arrays.values())).shape, label, axes=axes, spatial=spatial)
     return ArrayFile(arrays, fmt, letters, info)
 
@@ -594,7 +601,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _read_tiff(data: bytes, label: str, axes: str | None, spatial: int | None) -> ArrayFile:
+def _read_tiff(
+    data: bytes, label: str, axes: str | None, spatial: int | None, tell_axes: bool = True
+) -> ArrayFile:
     tifffile = _tifffile(label)
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
@@ -607,6 +616,8 @@ def _read_tiff(data: bytes, label: str, axes: str | None, spatial: int | None) -
             photometric = int(getattr(page, "photometric", 1))
     except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError) as err:
         raise ImageError(f"{label}: not a TIFF file tifffile can read: {_one_line(err)}") from None
+    if not tell_axes:
+        return ArrayFile({"": array}, "TIFF", "", {"tiff": flavour, "tiff_axes": taxes})
     if axes is not None:
         letters = resolve_axes(array.shape, label, axes=axes, spatial=spatial)
     else:
