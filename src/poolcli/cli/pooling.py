@@ -215,6 +215,7 @@ class PoolRun:
     preview: bool = False
     axes: str | None = None  # --axes, for array files
     explain: bool = False
+    fallback: str | None = None  # -o -: the input's format is not written, and why (the note)
 
     def process(self, inputs: list[str]) -> int:
         """Process every input; the exit status (0, 1 when an input failed, 130/143 stopped)."""
@@ -382,6 +383,7 @@ class PoolRun:
 
         if self.quiet:
             return
+        _print_notes(records)
         # When nothing was written the error lines already said everything.
         table = (
             not self.as_json
@@ -496,7 +498,7 @@ class PoolRun:
                 if arrays.format_of(out.format) is None:
                     formats.format_name(out.format)
             elif out.path not in (None, STDIN) and arrays.format_for_path(out.path) is None:
-                formats.format_for_path(out.path)
+                formats.format_name(formats.format_for_path(out.path))  # one Pillow writes
         except PoolError as err:
             hint = "--format" if out.format else "'-o' / '--output'"
             raise typer.BadParameter(str(err), param_hint=hint) from None
@@ -529,6 +531,10 @@ class PoolRun:
             self.many.jobs or cpu_budget(),
         )
         self._emit(record, pictures)
+        if self.fallback is not None:
+            record.note = f"{record.note}; {self.fallback}" if record.note else self.fallback
+        if not self.quiet:
+            _print_notes([record])
         if not (self.quiet or self.as_json) and record.status == "ok":
             report.print_table(report.pool_table([record]), stderr=True)
         return int(record.status != "ok")
@@ -585,7 +591,16 @@ class PoolRun:
             self._warn_unused_encoding([target])
             writing.write_picture(pic, target, format=out.format, force=out.force, **encoding)
             return
-        fmt = formats.format_name(out.format or pic.format or "PNG")
+        if out.format is None and pic.format is not None:
+            found = writing.fallback_format(pic.format, pic.mode, pic.n_frames)
+            if found is not None:  # said with the record's notes
+                self.fallback = found[1]
+                out_format: str | None = found[0]
+            else:
+                out_format = pic.format
+        else:
+            out_format = out.format or pic.format
+        fmt = formats.format_name(out_format or "PNG")
         if not self.quiet:
             warn_unused_encoding({fmt}, out.quality, out.compress_level)
         data = writing.encode_picture(pic, fmt, **encoding)
@@ -597,3 +612,17 @@ class PoolRun:
             sys.stdout.buffer.flush()
         except OSError as err:  # disk full, closed pipe: the I/O boundary of the CLI itself
             raise ImageError(f"standard output: {err.strerror or err}") from None
+
+
+def _print_notes(records: "list[PoolRecord]") -> None:
+    """Each distinct note of the run once on standard error, with the inputs it concerns (the
+    JSON records carry it per input)."""
+    from poolcli.cli import report
+
+    by_note: dict[str, list[str]] = {}
+    for r in records:
+        if r.note and r.status != "error":
+            by_note.setdefault(r.note, []).append(r.input)
+    for note, names in by_note.items():
+        who = names[0] if len(names) == 1 else f"{len(names)} inputs ({names[0]}, ...)"
+        report.print_note(f"poolcli: note: {who}: {note}")

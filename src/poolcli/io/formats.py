@@ -232,6 +232,10 @@ def save_params(
             p["disposal"] = _disposal(pic.frames[skip:], info["disposal"][skip:])
     if "loop" in info and fmt in ("GIF", "PNG", "WEBP", "AVIF"):
         p["loop"] = info["loop"]
+    if fmt == "ICO" and max(pic.size) <= 256:
+        # The ICO writer otherwise stores only its standard sizes up to the image's, each a
+        # thumbnail: a 37x37 result would come back 32x32.
+        p["sizes"] = [pic.size]
     return p
 
 

@@ -37,7 +37,7 @@ DEFAULT: Any = decoders.DEFAULT
 
 # Formats whose frames are an animation or pages. Other multi-frame formats hold variants of one
 # picture (MPO previews, ICO sizes, PSD layers, DDS mipmaps): only their primary image is read.
-_MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF", "AVIF", "FLI"}
+MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF", "AVIF", "FLI"}
 
 
 # Errors Pillow raises on corrupt or truncated data, at open or while decoding.
@@ -212,16 +212,30 @@ def _decode(fp: Any, label: str, limit: int | None = None) -> Picture:
             pixels = decoders.decode_pixels(im, _file_bytes(fp)) if decoders.candidate(im) else None
             if pixels is not None:
                 return array_picture(decoders.Decoded(pixels, im.mode, fmt, im.info))
-            n = getattr(im, "n_frames", 1) if fmt in _MULTI_FRAME_FORMATS else 1
+            n = getattr(im, "n_frames", 1) if fmt in MULTI_FRAME_FORMATS else 1
             frames: list[Image.Image] = []
             durations: list[Any] = []
             disposals: list[Any] = []
+            note = None
             for i in range(n):
-                if i:
-                    im.seek(i)
-                frames.append(_frame(im, only=n == 1))
+                try:
+                    if i:
+                        im.seek(i)
+                    frame = _frame(im, only=n == 1)
+                except _DECODE_ERRORS as err:
+                    if not (i and fmt == "PNG"):
+                        raise
+                    # A broken APNG (frames out of sequence, missing frame data, fewer frames
+                    # than it says): readers show its default image, as Pillow says it will.
+                    frames, durations, disposals = frames[:1], durations[:1], disposals[:1]
+                    note = f"APNG frames after the first are broken ({one_line(err)}): pooled"
+                    note += " its default image, as image readers show it"
+                    break
+                frames.append(frame)
                 durations.append(im.info.get("duration"))
                 disposals.append(getattr(im, "disposal_method", im.info.get("disposal")))
+            if fmt == "GIF":
+                frames = _palette_frames(frames)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageError(f"{label}: {too_many_pixels(one_line(err), limit)}") from None
     except UnidentifiedImageError:
@@ -235,7 +249,65 @@ def _decode(fp: Any, label: str, limit: int | None = None) -> Picture:
             raise ImageError(f"{label}: {TRUNCATED.format(fmt=truncated)}") from None
         what = f"{fmt} image" if fmt else "image"
         raise ImageError(f"{label}: cannot decode {what}: {one_line(err)}") from None
-    return Picture(frames, fmt, _picture_info(frames[0].info, fmt, durations, disposals))
+    info = _picture_info(frames[0].info, fmt, durations, disposals)
+    if note is not None:
+        info["note"] = note
+    return Picture(frames, fmt, info)
+
+
+def _palette_frames(frames: list[Image.Image]) -> list[Image.Image]:
+    """The frames of a GIF whose first frame is ``P``, the later ones ``P`` too where that loses
+    nothing: Pillow gives frames after the first as RGB(A) (composited), which would be pooled as
+    colours and quantized anew. A frame whose colours are all in the first frame's palette gets
+    that palette; one with at most 256 other colours gets those as its palette. So every frame
+    is pooled as the first is: its colours pooled, then mapped onto its palette."""
+    first = frames[0]
+    if first.mode != "P" or len(frames) == 1:
+        return frames
+    palette = first.getpalette("RGB") or []
+    transparency = first.info.get("transparency")
+    return [first] + [_as_palette(f, palette, transparency) for f in frames[1:]]
+
+
+def _as_palette(frame: Image.Image, palette: list[int], transparency: Any) -> Image.Image:
+    import numpy as np
+
+    if frame.mode not in ("RGB", "RGBA"):
+        return frame
+    a = np.asarray(frame)
+    rgb = a[..., :3].astype(np.uint32)
+    keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    clear = np.zeros(keys.shape, bool)
+    if frame.mode == "RGBA":
+        alpha = a[..., 3]
+        if ((alpha != 0) & (alpha != 255)).any():
+            return frame  # partial alpha: not a palette image's
+        clear = alpha == 0
+    entries = np.asarray(palette, np.uint32).reshape(-1, 3)
+    table = (entries[:, 0] << 16) | (entries[:, 1] << 8) | entries[:, 2]
+    if clear.any() and not isinstance(transparency, int):
+        return frame
+    used = np.unique(keys[~clear])
+    if not np.isin(used, table).all():  # a local palette: the frame's own colours
+        if len(used) + int(clear.any()) > 256:
+            return frame
+        table = used
+        transparency = len(used) if clear.any() else None
+        entries = np.stack([(used >> 16) & 255, (used >> 8) & 255, used & 255], axis=1)
+    order = np.argsort(table, kind="stable")  # the first index of a repeated colour
+    pos = np.searchsorted(table[order], keys)
+    index = order[np.minimum(pos, len(order) - 1)].astype(np.uint8)
+    if clear.any():
+        index[clear] = transparency
+    out = Image.fromarray(index, "P")
+    flat = [int(v) for v in entries.reshape(-1)]
+    out.putpalette(flat + [0, 0, 0] * (transparency is not None and transparency >= len(table)))
+    if clear.any():
+        out.info["transparency"] = transparency
+    for key in ("duration", "icc_profile", "dpi"):
+        if key in frame.info:
+            out.info[key] = frame.info[key]
+    return out
 
 
 # One wording for a file that ends early, whatever its format and whichever decoder noticed.
@@ -291,6 +363,30 @@ def _sniff(fp: Any) -> str | None:
         except Exception:  # noqa: BLE001 - a plugin's check on a prefix too short for it
             continue
     return None
+
+
+# Formats Pillow identifies by parsing a header of its own, with no signature check to ask: the
+# strict ones (TGA's and IPTC's parsers take almost anything, so only their suffixes count).
+_PARSED_ONLY = ["IM", "IMT", "PCD", "SPIDER"]
+
+
+def identify(path: str) -> str | None:
+    """The format Pillow reads ``path`` as, judged by its first bytes alone (for files whose
+    suffix says nothing): a format's signature (Pillow's own checks), else the header parsers of
+    the formats that have none (:data:`_PARSED_ONLY`); ``None`` if neither takes it."""
+    try:
+        with open(path, "rb") as f:
+            known = _sniff(f)
+            if known is not None:
+                return known
+            Image.init()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                f.seek(0)
+                with Image.open(f, formats=_PARSED_ONLY) as im:
+                    return im.format
+    except (OSError, UnidentifiedImageError, *_DECODE_ERRORS):
+        return None
 
 
 def _head(fp: Any, n: int) -> bytes:

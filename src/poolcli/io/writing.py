@@ -5,10 +5,13 @@ when it may), :func:`write_picture` atomically to a file (a temporary file renam
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
+import stat
 import struct
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,6 +130,100 @@ def encode_picture(
     return buf.getvalue()
 
 
+# What the nearest lossless output holds (fallback_format): PNG takes 8-bit modes, TIFF the rest
+# (16-bit, 32-bit and float grey, CMYK, LAB, ...); an animation stays an animated PNG.
+_PNG_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX"})
+# Icon containers whose writer resamples: ICNS stores its fixed sizes up to 1024x1024 (a pooled
+# 256x256 icon would open as a 1024x1024 upscale).
+_RESAMPLING = {"ICNS": "ICNS holds fixed icon sizes (Pillow would resample the result)"}
+
+
+def fallback_format(fmt: str | None, mode: str, n_frames: int) -> tuple[str, str] | None:
+    """``(format, note)`` when a picture read as ``fmt`` cannot be written back as ``fmt``
+    (Pillow has no writer for it, or not for this mode, or its writer resamples), else ``None``.
+
+    The format is the nearest that keeps what the picture holds: PNG for 8-bit modes (an
+    animated PNG for several frames), TIFF for the others; the note says so in one line.
+
+    >>> fallback_format("XPM", "P", 1)
+    ('PNG', 'Pillow cannot write XPM: written as PNG')
+    >>> fallback_format("FITS", "F", 1)
+    ('TIFF', 'Pillow cannot write FITS: written as TIFF')
+    >>> fallback_format("PNG", "RGB", 1) is None
+    True
+    """
+    if fmt is not None and fmt not in _RESAMPLING and _writes(fmt, mode, n_frames > 1):
+        return None
+    out = "PNG" if mode in _PNG_MODES else "TIFF"
+    if fmt in _RESAMPLING:
+        why = _RESAMPLING[fmt]
+    elif fmt is not None and fmt in Image.SAVE:
+        why = f"Pillow cannot write {fmt} in mode {mode}" + (" with frames" if n_frames > 1 else "")
+    else:
+        why = f"Pillow cannot write {fmt or 'this format'}"
+    return out, f"{why}: written as {out}"
+
+
+@functools.cache
+def _writes(fmt: str, mode: str, frames: bool) -> bool:
+    """Whether ``fmt`` takes a picture of ``mode`` (several frames if ``frames``): a 1x1 (2x2
+    for formats that want more) probe encoded the way a real output would be."""
+    Image.init()
+    if fmt not in Image.SAVE or (frames and fmt not in MULTI_FRAME_OUT):
+        return False
+    try:
+        probe = Image.new(mode, (2, 2))
+    except ValueError:
+        return False
+    try:
+        encode_picture(Picture([probe, probe.copy()] if frames else [probe], fmt), fmt)
+    except PoolError:
+        return False
+    return True
+
+
+# Formats whose writers take every mode their readers give: a file of one of them needs no look.
+_WRITES_WHAT_IT_READS = frozenset({"PNG", "JPEG", "GIF", "TIFF", "WEBP", "BMP"})
+_SUFFIXES = {"PNG": ".png", "TIFF": ".tif"}
+
+
+def fallback_for_file(path: str) -> tuple[str, str] | None:
+    """``(suffix, note)`` of the output of the image file ``path`` when its own format, the one
+    its suffix names, cannot be written (see :func:`fallback_format`; a suffix Pillow does not
+    know, or none, counts as such): the suffix is the input's, then the output format's
+    (``".psd.png"``). ``None`` when it can be written, or when the file cannot be opened
+    (reading it will say why). Only the header is read."""
+    from poolcli.io.reading import MULTI_FRAME_FORMATS, identify
+
+    suffix = os.path.splitext(path)[1].lower()
+    try:
+        fmt: str | None = format_for_path(path)
+    except PoolError:
+        fmt = None
+    if fmt in _WRITES_WHAT_IT_READS:
+        return None
+    if fmt is None and identify(path) is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                real, mode = im.format, im.mode
+                n = getattr(im, "n_frames", 1) if real in MULTI_FRAME_FORMATS else 1
+    except Exception:  # noqa: BLE001 - any failure here is reading's to report, with its cause
+        return None
+    found = fallback_format(fmt, mode, n)
+    if found is None:
+        return None
+    out, note = found
+    if fmt is None:
+        named = f"suffix {suffix!r}" if suffix else "no suffix"
+        note = f"no format Pillow writes has {named} ({real} file): written as {out}"
+    # The input's suffix stays in front (hopper.psd -> hopper_max2.psd.png): the output cannot
+    # then collide with that of hopper.png beside it.
+    return suffix + _SUFFIXES[out], note
+
+
 def write_picture(
     pic: Picture,
     path: str | os.PathLike[str],
@@ -187,9 +284,13 @@ def write_picture(
     """
     path = Path(path)
     fmt = format or format_for_path(path)
-    if path.is_dir():
+    kind, real = target_kind(path)
+    if kind == "directory":
         raise ImageError(f"{path}: is a directory")
-    if not force and os.path.lexists(path):
+    if kind in ("dangling", "other"):
+        what = "a symbolic link to nothing" if kind == "dangling" else "not a regular file"
+        raise ImageError(f"{path}: {what}; not writing through it")
+    if not force and kind in ("file", "link"):
         raise ImageError(f"{path}: already exists (force overwrites it)")
     try:
         data = encode_picture(
@@ -204,7 +305,10 @@ def write_picture(
             os.makedirs(path.parent, exist_ok=True)
         except OSError as err:
             raise ImageError(f"{path.parent}: cannot create: {os_reason(err)}") from None
-    write_atomic(path, data, force=force, commits=commits)
+    if kind == "stream":
+        _write_through(path, data)
+    else:  # a link to a file: that file is replaced, the link stays
+        write_atomic(real, data, force=force, commits=commits)
     return path
 
 
@@ -219,12 +323,60 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, force: bool = Fals
         ``"<path>: <cause>"``, the causes of :func:`write_picture`.
     """
     path = Path(path)
-    if path.is_dir():
+    kind, real = target_kind(path)
+    if kind == "directory":
         raise ImageError(f"{path}: is a directory")
-    if not force and os.path.lexists(path):
+    if kind in ("dangling", "other"):
+        what = "a symbolic link to nothing" if kind == "dangling" else "not a regular file"
+        raise ImageError(f"{path}: {what}; not writing through it")
+    if not force and kind in ("file", "link"):
         raise ImageError(f"{path}: already exists (force overwrites it)")
-    write_atomic(path, data, force=force)
+    if kind == "stream":
+        _write_through(path, data)
+    else:
+        write_atomic(real, data, force=force)
     return path
+
+
+def target_kind(path: Path) -> tuple[str, Path]:
+    """What is at the output ``path``, and the path to write: ``"missing"``, ``"file"`` (a
+    regular file), ``"link"`` (a symbolic link to one: its target is written, atomically, and
+    the link stays), ``"stream"`` (a character device or a FIFO: written through, as standard
+    output is), ``"directory"``, ``"dangling"`` (a link to nothing), ``"other"`` (a block
+    device, a socket: never written). Nothing but a regular file is ever replaced."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "missing", path
+    except OSError:
+        return "missing", path  # the write itself will say what is wrong
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.stat(path)
+        except OSError:
+            return "dangling", path
+        real = Path(os.path.realpath(path))
+        if stat.S_ISREG(target.st_mode):
+            return "link", real
+        st = target
+    if stat.S_ISREG(st.st_mode):
+        return "file", path
+    if stat.S_ISDIR(st.st_mode):
+        return "directory", path
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return "stream", path
+    return "other", path
+
+
+def _write_through(path: Path, data: bytes) -> None:
+    """``data`` to the device or FIFO ``path``, opened for writing as it is (never created,
+    truncated or replaced)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        raise ImageError(f"{path}: cannot write: {os_reason(err)}") from None
 
 
 def write_atomic(path: Path, data: bytes, *, force: bool, commits: Commits | None = None) -> None:

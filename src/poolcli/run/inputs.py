@@ -85,7 +85,7 @@ def _expand(arg: str, recursive: bool) -> Iterator[Source]:
         for match in matches:
             if os.path.isdir(match):
                 yield from _walk(match, recursive, base)
-            elif _is_image_name(match):
+            elif _is_image_name(match) or _identified(match):
                 yield Source(match, base)
 
 
@@ -95,9 +95,10 @@ def _walk(folder: str, recursive: bool, base: str | None = None) -> Iterator[Sou
         for parent, dirs, files in os.walk(folder, onerror=_raise):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
             for name in sorted(files):
-                if not name.startswith(".") and _is_image_name(name):
+                path = os.path.join(parent, name)
+                if not name.startswith(".") and (_is_image_name(name) or _identified(path)):
                     found = True
-                    yield Source(os.path.join(parent, name), base or folder)
+                    yield Source(path, base or folder)
     except OSError as err:
         yield Source(folder, error=f"cannot list: {os_reason(err)}")
         return
@@ -144,6 +145,15 @@ def _is_image_name(name: str) -> bool:
         numpy_files = {e for e, fmt in SUFFIXES.items() if fmt in ("NPY", "NPZ")}
         _IMAGE_SUFFIXES = frozenset(images | numpy_files)
     return ext in _IMAGE_SUFFIXES
+
+
+def _identified(path: str) -> bool:
+    """Whether Pillow reads the file, judged by its header: a folder or a pattern takes every
+    image, also one whose suffix Pillow does not register (``.mpo``, ``.spider``) or that has
+    none."""
+    from poolcli.io.reading import identify
+
+    return identify(path) is not None
 
 
 def path_key(path: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from poolcli.core.cpus import threads_for
-from poolcli.errors import ImageError, PoolError
+from poolcli.errors import ImageError, PoolError, WindowError
 from poolcli.io import ahead
 from poolcli.run.inputs import filesystem, is_url
 from poolcli.run.plan import Job, Recipe, make_folder
@@ -55,6 +55,7 @@ def run_job(
     recipe = job.recipe
     name = job.name or job.source
     record = PoolRecord(name, output=job.output_name or job.target, mode=recipe.mode)
+    record.note = job.note
     record.window, record.index = recipe.window, job.index
 
     def read() -> Picture | ArrayFile:
@@ -150,9 +151,34 @@ def pool_timed(
         seconds.save -= later
     except PoolError as err:
         record.status, record.error = "error", cause(err, record.input)
+        if isinstance(err, WindowError) and _ceil_would_pool(record, recipe):
+            record.error += "; --ceil pools it"
     except OSError as err:  # fsspec's I/O; local files report through ImageError
         record.status, record.error = "error", os_reason(err)
     return record
+
+
+_WINDOW_KEYS = ("kernel_size", "stride", "padding", "dilation", "output_size")
+
+
+def _ceil_would_pool(record: PoolRecord, recipe: Recipe) -> bool:
+    """Whether the window that did not fit this image fits it with ``ceil_mode`` (a 1-pixel
+    image with 2x2 windows: one output), so that the error can say so."""
+    from poolcli.core.pool import output_shape
+
+    kw = recipe.pool_kwargs
+    shape = record.input_shape
+    if kw.get("ceil_mode") or kw.get("output_size") is not None or shape is None:
+        return False
+    if record.axes is not None or recipe.spatial == 3:  # array files: their own axes
+        return False
+    try:
+        output_shape(
+            tuple(shape[:2]), ceil_mode=True, **{k: kw[k] for k in _WINDOW_KEYS if k in kw}
+        )
+    except PoolError:
+        return False
+    return True
 
 
 def _read(source: str, name: str, recipe: Recipe) -> Picture | ArrayFile:

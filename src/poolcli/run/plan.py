@@ -7,6 +7,7 @@ import contextlib
 import os
 import posixpath
 import re
+import stat
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class Job:
     index: int = 0
     size: int | None = None  # bytes of the input file, when known
     folder: str | None = None  # made (with its parents) once the output is encoded
+    note: str | None = None  # the output's format is not the input's (see make_plan)
 
 
 def output_name(source: str, template: str = DEFAULT_NAME, **fields: str) -> str:
@@ -277,6 +279,7 @@ def make_plan(
         fields["ext"] = "." + recipe.format.lower().lstrip(".")
     done: list[tuple[int, PoolRecord]] = []
     planned: list[tuple[int, Source, str]] = []
+    notes: dict[int, str] = {}  # by input: its output's format is not its own
 
     def record(i: int, source: Source, **kwargs: Any) -> PoolRecord:
         return PoolRecord(source.path, mode=recipe.mode, window=recipe.window, index=i, **kwargs)
@@ -288,7 +291,17 @@ def make_plan(
         if output is not None:
             target = output
         else:
-            name = output_name(source.path, template, **fields)
+            name_fields = fields
+            if "ext" not in fields and "{ext}" in template and not is_url(source.path):
+                # The input's own format, when Pillow cannot write it back: the nearest one
+                # that keeps what it holds (io.writing.fallback_format), under its suffix.
+                from poolcli.io.writing import fallback_for_file
+
+                found = fallback_for_file(source.path)
+                if found is not None:
+                    name_fields = {**fields, "ext": found[0]}
+                    notes[i] = found[1]
+            name = output_name(source.path, template, **name_fields)
             if out_dir is None:
                 target = _join(_parent(source.path), name)
             else:
@@ -305,6 +318,7 @@ def make_plan(
     for i, r in done:
         r.index = position[i]
     done = [(position[i], r) for i, r in done]
+    original = {position[i]: i for i, _, _ in kept}
     kept = [(position[i], source, target) for i, source, target in kept]
 
     stats = {s.path: _stat(s.path) for _, s, _ in kept}
@@ -325,7 +339,8 @@ def make_plan(
             st = stats[source.path]
             size = None if st is None else st.st_size
             folder = None if out_dir is None else _parent(target)
-            job = Job(source.path, job_target, recipe, source.path, target, i, size, folder)
+            note = notes.get(original[i])
+            job = Job(source.path, job_target, recipe, source.path, target, i, size, folder, note)
             jobs.append(job)
     done.sort(key=lambda pair: pair[0])
     folders = []
@@ -398,7 +413,10 @@ def _exists(path: str) -> tuple[bool, tuple[int, int] | None]:
             return bool(fs.exists(inner)), None
         except (PoolError, OSError):
             return False, None  # writing it will say what is wrong
-    file_id = _file_id(path)
+    st = _stat(path)
+    if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        return False, None  # a device or a FIFO is written through, never replaced
+    file_id = None if st is None else (st.st_dev, st.st_ino)
     return file_id is not None or os.path.lexists(path), file_id
 
 

@@ -54,6 +54,7 @@ class PoolRecord:
     seconds: Seconds = field(default_factory=Seconds)
     index: int | None = None
     axes: str | None = None  # an array file's axis names, one letter per axis: "DHWC"
+    note: str | None = None  # what the run did differently for this input, and why (one line)
 
 
 def describe(record: Any, pic: Picture) -> None:
@@ -62,6 +63,9 @@ def describe(record: Any, pic: Picture) -> None:
     record.input_shape, record.image_mode = pic.shape, pic.mode
     record.dtype, record.frames = pic.dtype, pic.n_frames
     record.axes = getattr(pic, "names", None)
+    read_note = getattr(pic, "info", {}).get("note")
+    if read_note:
+        record.note = f"{record.note}; {read_note}" if record.note else read_note
 
 
 def shape_of(image: Any) -> tuple[int, int, int]:
