@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from poolcli.errors import PoolError, UnsupportedError
-from poolcli.run.job import run_job
+from poolcli.run.job import error_text, run_job
 from poolcli.run.plan import Job
 from poolcli.run.records import PoolRecord, cause, os_reason
 
@@ -339,7 +339,7 @@ def _pooled(
         except PoolError as err:  # the window does not fit these images: each one's error
             for item in group:
                 record = record_for[id(item)]
-                record.status, record.error = "error", cause(err, record.input)
+                record.status, record.error = "error", error_text(err, record, recipe)
                 futures.append(_done((item.job, record)))
             continue
         if device.startswith("cuda"):

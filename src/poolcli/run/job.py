@@ -150,15 +150,22 @@ def pool_timed(
         seconds.pool += later
         seconds.save -= later
     except PoolError as err:
-        record.status, record.error = "error", cause(err, record.input)
-        if isinstance(err, WindowError) and _ceil_would_pool(record, recipe):
-            record.error += "; --ceil pools it"
+        record.status, record.error = "error", error_text(err, record, recipe)
     except OSError as err:  # fsspec's I/O; local files report through ImageError
         record.status, record.error = "error", os_reason(err)
     return record
 
 
 _WINDOW_KEYS = ("kernel_size", "stride", "padding", "dilation", "output_size")
+
+
+def error_text(err: PoolError, record: PoolRecord, recipe: Recipe) -> str:
+    """The record's error for ``err``: its cause, and for a window that does not fit this image
+    but would with ``--ceil`` (a 1-pixel-wide image, 2x2 windows), that it would."""
+    text = cause(err, record.input)
+    if isinstance(err, WindowError) and _ceil_would_pool(record, recipe):
+        text += "; --ceil pools it"
+    return text
 
 
 def _ceil_would_pool(record: PoolRecord, recipe: Recipe) -> bool:
