@@ -336,9 +336,10 @@ def test_force_writes_through_a_fifo(source: Path) -> None:
     reader = threading.Thread(target=lambda: got.append(Path("pipe").read_bytes()), daemon=True)
     reader.start()
     result = invoke("max", source, "-o", "pipe", "--format", "png", "--force")
-    if not got:  # nothing was written: let the reader go
+    reader.join(timeout=10)
+    if reader.is_alive():  # nothing was written: let the reader go
         os.close(os.open("pipe", os.O_WRONLY | os.O_NONBLOCK))
-    reader.join(timeout=30)
+        reader.join(timeout=10)
     assert result.exit_code == 0, result.stderr
     assert stat.S_ISFIFO(os.lstat("pipe").st_mode)  # still a FIFO, not a file renamed over it
     with Image.open(source) as im:
