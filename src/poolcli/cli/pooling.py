@@ -199,7 +199,7 @@ class _InOrder:
             self._emit(self._waiting.pop(index))
 
 
-# Long as a class (~330 lines), not as functions: its methods, none over 60 lines, share one
+# Long as a class (~370 lines), not as functions: its methods, none over 60 lines, share one
 # run's options, records and the stop; splitting it would pass them all around instead.
 @dataclass
 class PoolRun:
