@@ -20,9 +20,10 @@ How the work is organised, and why the result is the one :func:`poolcli.pool` gi
   keeping every chunk in memory between the two passes.
 * Global pooling (one window covering the image) would put the whole image in one block, so it is
   reduced chunk by chunk where that is exact: max/min by a tree; integer sum/avg in Python
-  integers; float sums (and float32 averages) by a fold that adds rows, then columns, one after
-  the other as the core does (float addition is not associative: a tree would change the last
-  bits); median/mode of bool and 8/16-bit integers from a histogram. Other global cases (lp,
+  integers; float sums (and float32 averages) by a fold that adds rows (a volume's planes), then
+  each further axis, one after the other as the core does (float addition is not associative: a
+  tree would change the last bits); median/mode/sparse of bool and 8/16-bit integers from a
+  histogram. Other global cases (lp,
   float64 avg, other median/mode) run as one block holding the image.
 
 Dask is imported when :func:`pool_dask` is called, never when poolcli is imported.
@@ -99,12 +100,11 @@ def pool_dask(
     -----
     Memory: a task holds the input region of one output block (about one chunk plus the halo)
     and its output, so windows larger than a chunk (big adaptive windows) put a band of whole
-    windows in one task. Global max, min, integer sum and avg run chunk by chunk; on images and
-    signals also float sum and avg (except float64), and median/mode/sparse of bool, uint8,
-    uint16 and int16 (one channel for mode and sparse); other global pooling holds the whole
-    array in one task. ``lp`` and float64 ``avg`` read the input twice: a first pass, run by one
-    task chunk after chunk, finds the array's extreme values, which the core's overflow guards
-    depend on.
+    windows in one task. Global max, min, sum, avg (except float64), and median/mode/sparse of
+    bool, uint8, uint16 and int16 (one channel for mode and sparse) run chunk by chunk, on
+    signals, images and volumes; other global pooling holds the whole array in one task. ``lp``
+    and float64 ``avg`` read the input twice: a first pass, run by one task chunk after chunk,
+    finds the array's extreme values, which the core's overflow guards depend on.
 
     Examples
     --------
@@ -412,26 +412,30 @@ def _global(x3: Any, task: _Task, out_dtype: np.dtype) -> Any | None:
             parts = [delayed(sum, pure=True)(parts[k : k + 8]) for k in range(0, len(parts), 8)]
         value = delayed(_int_finish, pure=True)(parts[0], task.name, dtype, n, x3.ndim)
         return da.from_delayed(value, shape=(*(1,) * len(spatial), c), dtype=out_dtype)
-    if x3.ndim != 3:  # volumes: the folds below follow an image's row and column passes
-        return None
     if task.route == "order":
         if data.dtype not in _HISTOGRAM or (task.name in ("mode", "sparse") and c > 1):
             return None
-        counts = _histograms(data).sum(axis=(0, 1))
-        value = delayed(_histogram_stat, pure=True)(counts, task.name, dtype, n, task.background)
+        counts = _histograms(data).sum(axis=spatial)
+        value = delayed(_histogram_stat, pure=True)(
+            counts, task.name, dtype, n, task.background, len(spatial)
+        )
     elif task.route == "sum_avg" and not task.whole_image_stats:  # float sums, float32 avg
+        # The first axis is folded block after block for each column of blocks (the core's
+        # first pass, in order), the other axes in _fold_finish, one after the other.
         blocks = data.to_delayed()
         fold = delayed(_fold_rows, pure=True)
         strips = []
-        for j in range(blocks.shape[1]):
+        for rest in np.ndindex(*blocks.shape[1:-1]):
             carry = None
             for i in range(blocks.shape[0]):
-                carry = fold(carry, blocks[i, j, 0])
+                carry = fold(carry, blocks[(i, *rest, 0)])
             strips.append(carry)
-        value = delayed(_fold_finish, pure=True)(strips, task.name, dtype, n, c)
+        value = delayed(_fold_finish, pure=True)(
+            strips, task.name, dtype, n, c, tuple(data.chunks[1:-1])
+        )
     else:
         return None
-    return da.from_delayed(value, shape=(1, 1, c), dtype=out_dtype)
+    return da.from_delayed(value, shape=(*(1,) * len(spatial), c), dtype=out_dtype)
 
 
 def _int_sums(block: np.ndarray) -> np.ndarray:
@@ -452,9 +456,9 @@ def _int_finish(sums: np.ndarray, name: str, dtype: np.dtype, n: int, ndim: int)
 
 
 def _fold_rows(carry: np.ndarray | None, block: np.ndarray) -> np.ndarray:
-    """Add the block's rows, in order, to the running column sums (core's row pass)."""
-    h, w, c = block.shape
-    v = block.reshape(h, w * c)
+    """Add the block's rows (a volume's planes), in order, to the running sums (core's first
+    pass)."""
+    v = block.reshape(block.shape[0], -1)
     if carry is not None:
         v = np.concatenate([carry[None], v.astype(np.float64, copy=False)])
     with kernels.quiet_floats():
@@ -463,15 +467,31 @@ def _fold_rows(carry: np.ndarray | None, block: np.ndarray) -> np.ndarray:
 
 
 def _fold_finish(
-    strips: list[np.ndarray], name: str, dtype: np.dtype, n: int, c: int
+    strips: list[np.ndarray],
+    name: str,
+    dtype: np.dtype,
+    n: int,
+    c: int,
+    chunks: tuple[tuple[int, ...], ...],
 ) -> np.ndarray:
-    """Column sums left to right (core's column pass), then the average."""
-    stage = np.concatenate(strips).reshape(-1, c)
+    """The first pass's sums put back together, then each further axis summed in order (the
+    core's next passes: an image's columns left to right; a volume's rows, then columns), then
+    the average. ``chunks`` are the block sizes of the axes after the first."""
+    grid = [
+        s.reshape(*(ch[k] for ch, k in zip(chunks, at, strict=True)), c)
+        for s, at in zip(strips, np.ndindex(*(len(ch) for ch in chunks)), strict=True)
+    ]
+    for axis in reversed(range(len(chunks))):  # join the blocks along the last axis first
+        size = len(chunks[axis])
+        grid = [np.concatenate(grid[k : k + size], axis=axis) for k in range(0, len(grid), size)]
+    stage = grid[0]
     with kernels.quiet_floats():
-        sums = np.add.accumulate(stage, axis=0)[-1].reshape(1, 1, c)
+        while stage.ndim > 1:
+            stage = np.add.accumulate(stage, axis=0)[-1]
+        sums = stage.reshape(*(1,) * (len(chunks) + 1), c)
         if name == "sum":
             return sums
-        return (sums / np.full((1, 1, 1), n, np.int64)).astype(dtype)
+        return (sums / np.full(sums.shape[:-1] + (1,), n, np.int64)).astype(dtype)
 
 
 def _histograms(data: Any) -> Any:
@@ -482,30 +502,30 @@ def _histograms(data: Any) -> Any:
         _histogram,
         data,
         dtype=np.int64,
-        chunks=(
-            (1,) * data.numblocks[0],
-            (1,) * data.numblocks[1],
-            (bins,),
-            data.chunks[2],
-        ),
-        new_axis=2,
-        meta=np.empty((0, 0, 0, 0), np.int64),
+        chunks=(*((1,) * nb for nb in data.numblocks[:-1]), (bins,), data.chunks[-1]),
+        new_axis=data.ndim - 1,
+        meta=np.empty((0,) * (data.ndim + 1), np.int64),
     )
 
 
 def _histogram(block: np.ndarray) -> np.ndarray:
-    """``(1, 1, bins, C)`` counts of the block's values, channel by channel."""
+    """``(1, ..., 1, bins, C)`` counts of the block's values, channel by channel."""
     bins, offset = _HISTOGRAM[block.dtype]
-    c = block.shape[2]
-    out = np.empty((1, 1, bins, c), np.int64)
+    c = block.shape[-1]
+    out = np.empty((bins, c), np.int64)
     for ch in range(c):
-        values = block[:, :, ch].ravel().astype(np.intp) + offset
-        out[0, 0, :, ch] = np.bincount(values, minlength=bins)
-    return out
+        values = block[..., ch].ravel().astype(np.intp) + offset
+        out[:, ch] = np.bincount(values, minlength=bins)
+    return out.reshape(*(1,) * (block.ndim - 1), bins, c)
 
 
 def _histogram_stat(
-    counts: np.ndarray, name: str, dtype: np.dtype, n: int, background: object = 0
+    counts: np.ndarray,
+    name: str,
+    dtype: np.dtype,
+    n: int,
+    background: object = 0,
+    ndim: int = 2,
 ) -> np.ndarray:
     """Median (core's rule for even counts), mode (ties: the smallest) or sparse mode (mode
     without the background, unless there is nothing else) from counts."""
@@ -520,13 +540,13 @@ def _histogram_stat(
         name = "mode"
     if name == "mode":
         value = np.argmax(counts, axis=0) - offset  # argmax takes the first: the smallest value
-        result = value.astype(data_dtype).reshape(1, 1, c)
+        result = value.astype(data_dtype).reshape(*(1,) * ndim, c)
     else:  # the values sorted are each value repeated by its count: read ranks (n-1)//2, n//2
         cum = np.cumsum(counts, axis=0)
         lo, hi = (
             (np.array([np.searchsorted(cum[:, ch], r, side="right") for ch in range(c)]) - offset)
             .astype(data_dtype)
-            .reshape(1, 1, c)
+            .reshape(*(1,) * ndim, c)
             for r in ((n - 1) // 2, n // 2)
         )
         result = order.middle_mean(lo, hi, data_dtype)
