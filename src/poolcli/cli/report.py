@@ -15,7 +15,7 @@ an array file's shapes are as stored, and ``axes`` names them (``DHWC``).
 {"index": 0, "input": "photo.png", "output": "photo_max2.png", "status": "ok", "error": null,
  "input_shape": [5, 7, 3], "output_shape": [2, 3, 3], "image_mode": "RGB", "dtype": "uint8",
  "frames": null, "mode": "max", "window": "k2 s2",
- "seconds": {"load": 0.01, "pool": 0.002, "save": 0.03}, "axes": null}
+ "seconds": {"load": 0.01, "pool": 0.002, "save": 0.03}, "axes": null, "note": null}
 >>> shape_text((5, 7, 3))
 '5x7x3'
 """
