@@ -15,7 +15,8 @@ from PIL import Image
 import poolcli
 from poolcli.errors import ImageError, PoolError, UnsupportedError
 from poolcli.io import arrays
-from poolcli.io.arrays import AxesError, read_array_file, resolve_axes
+from poolcli.io.arrayfile import AxesError, resolve_axes
+from poolcli.io.arrays import read_array_file
 
 
 def npy_bytes(a: np.ndarray) -> bytes:

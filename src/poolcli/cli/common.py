@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the modules themselves are imported in the commands, to kee
     from PIL import Image
 
     from poolcli.cli.report import InfoRecord, PoolRecord
-    from poolcli.io.arrays import ArrayFile
+    from poolcli.io.arrayfile import ArrayFile
     from poolcli.io.picture import Picture
 
 

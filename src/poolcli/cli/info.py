@@ -46,7 +46,7 @@ def info(
     window would give."""
     window = window_from(kernel, stride, padding, dilation, ceil, size, global_)
     if axes is not None:
-        from poolcli.io.arrays import parse_axes
+        from poolcli.io.arrayfile import parse_axes
 
         try:
             parse_axes(axes)
@@ -54,7 +54,7 @@ def info(
             raise typer.BadParameter(str(err), param_hint="--axes") from None
     check_stdin(inputs)
     from poolcli.cli import report
-    from poolcli.io.arrays import AxesError
+    from poolcli.io.arrayfile import AxesError
 
     records = []
     for source in inputs:
@@ -76,7 +76,8 @@ def info(
             record.format = pic.format
             try:
                 from poolcli.core.pool import output_shape
-                from poolcli.io.arrays import ArrayFile, pooled_shape
+                from poolcli.io.arrayfile import ArrayFile
+                from poolcli.io.arrays import pooled_shape
 
                 if ambiguous is not None:
                     record.axes, record.window_error = None, ambiguous

@@ -104,7 +104,7 @@ class Window:
     @property
     def axes(self) -> int | None:
         """How many axes the window pools, when its sizes say (``-k 2x2x2``: 3), else ``None``
-        (the file decides, :func:`poolcli.io.arrays.resolve_axes`)."""
+        (the file decides, :func:`poolcli.io.arrayfile.resolve_axes`)."""
         given = (self.kernel, self.stride, self.padding, self.dilation, self.size)
         counts = {s.axes for s in given if isinstance(s, Size) and s.axes is not None}
         return max(counts) if counts else None

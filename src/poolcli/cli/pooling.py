@@ -75,7 +75,7 @@ from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
     from poolcli.cli.report import PoolRecord
-    from poolcli.io.arrays import ArrayFile
+    from poolcli.io.arrayfile import ArrayFile
     from poolcli.io.picture import Picture
     from poolcli.run import plan
 
@@ -430,14 +430,14 @@ class PoolRun:
 
     def _check_usage(self, inputs: list[str]) -> None:
         """Reject option combinations that are wrong whatever the images (exit 2)."""
-        from poolcli.io import arrays, formats
+        from poolcli.io import arrayfile, arrays, formats
         from poolcli.run import distributed, plan
 
         out = self.out
         check_stdin(inputs)
         if self.axes is not None:
             try:
-                arrays.parse_axes(self.axes)
+                arrayfile.parse_axes(self.axes)
             except PoolError as err:
                 raise typer.BadParameter(str(err), param_hint="--axes") from None
         if self.explain:
@@ -545,7 +545,7 @@ class PoolRun:
     def _explain(self, inputs: list[str]) -> int:
         """``--explain``: print each small array input's windows; nothing is written."""
         from poolcli.cli import report
-        from poolcli.io import arrays
+        from poolcli.io import arrayfile
         from poolcli.io.explain import explain
 
         status = 0
@@ -553,7 +553,7 @@ class PoolRun:
             name = display_name(source)
             try:
                 af = self._read(source)
-                if not isinstance(af, arrays.ArrayFile):
+                if not isinstance(af, arrayfile.ArrayFile):
                     raise ImageError(
                         f"{name}: --explain shows array files (.npy, .npz, text), not images"
                     )
@@ -571,16 +571,16 @@ class PoolRun:
         return status
 
     def _save(self, pic: "Picture | ArrayFile", target: str | None) -> None:
-        from poolcli.io import arrays, formats, writing
+        from poolcli.io import arrayfile, arrays, formats, textarrays, writing
 
         out = self.out
-        if isinstance(pic, arrays.ArrayFile):
+        if isinstance(pic, arrayfile.ArrayFile):
             fmt = arrays.format_of(out.format) if out.format else None
             if target is not None:
                 arrays.write_array_file(pic, target, format=fmt, force=out.force)
                 return
             fmt = fmt or pic.format
-            if fmt not in arrays.TEXT_FORMATS and fmt != "TEXT" and sys.stdout.isatty():
+            if fmt not in textarrays.TEXT_FORMATS and fmt != "TEXT" and sys.stdout.isatty():
                 raise ImageError(
                     "standard output: refusing to write array bytes to a terminal: redirect it"
                 )

@@ -380,7 +380,7 @@ def _ome_zarr(
 ) -> None:
     """``poolcli pyramid INPUT -o PATH.zarr``: one OME-Zarr store, a record per level."""
     from poolcli.cli import report
-    from poolcli.io.arrays import axis_names, parse_axes
+    from poolcli.io.arrayfile import axis_names, parse_axes
     from poolcli.io.omezarr import ngff_order
     from poolcli.run import omezarr as omezarrs
     from poolcli.run.distributed import check_scheduler

@@ -17,7 +17,7 @@ from poolcli.run.plan import Job, Recipe, make_folder
 from poolcli.run.records import PoolRecord, cause, describe, os_reason
 
 if TYPE_CHECKING:
-    from poolcli.io.arrays import ArrayFile
+    from poolcli.io.arrayfile import ArrayFile
     from poolcli.io.commits import Commits
     from poolcli.io.picture import Picture
 
@@ -110,7 +110,7 @@ def pool_timed(
     standard input and output). A :class:`PoolError` or :class:`OSError` ends it with
     ``record.status = "error"``; the record is returned.
     """
-    from poolcli.io import arrays, pooling
+    from poolcli.io import arrayfile, arrays, pooling
 
     seconds = record.seconds
     try:
@@ -127,7 +127,7 @@ def pool_timed(
             nbytes = int(np.prod(pic.shape)) * np.dtype(pic.dtype).itemsize
             extra["threads"] = threads_for(nbytes, threads)
         pooled: Any
-        if isinstance(pic, arrays.ArrayFile):  # arrays and volumes: the NumPy core (any device)
+        if isinstance(pic, arrayfile.ArrayFile):  # arrays and volumes: the NumPy core (any device)
             pooled = arrays.pool_array_file(pic, recipe.mode, **recipe.pool_kwargs, **extra)
         else:
             if recipe.spatial == 3:
@@ -223,9 +223,9 @@ def _write(
     commits: Commits | None = None,
     folder: str | None = None,
 ) -> None:
-    from poolcli.io import arrays, formats, writing
+    from poolcli.io import arrayfile, arrays, formats, writing
 
-    if isinstance(pic, arrays.ArrayFile):
+    if isinstance(pic, arrayfile.ArrayFile):
         fmt = arrays.format_of(recipe.format) if recipe.format else None
         if not is_url(target):
             if folder is not None:

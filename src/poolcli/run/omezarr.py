@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from poolcli.errors import UnsupportedError, WindowError
-from poolcli.io import arrays, omezarr
-from poolcli.io.arrays import ArrayFile
+from poolcli.io import arrays, omezarr, tiffs
+from poolcli.io.arrayfile import ArrayFile
 
 
 def write_pyramid(
@@ -273,7 +273,7 @@ def ome_zarr_pyramid(
     The input is an array file opened lazily (:func:`poolcli.io.arrays.open_array_file`: a
     memory-mapped ``.npy``, a TIFF stack a page per task) or an image whose pixels are a plain
     array (grey, RGB(A), 16-bit, 32-bit, float, bilevel; not palettes). Returns the input
-    (an :class:`~poolcli.io.arrays.ArrayFile`) and the levels written.
+    (an :class:`~poolcli.io.arrayfile.ArrayFile`) and the levels written.
 
     Raises
     ------
@@ -323,7 +323,7 @@ def _image_array(
 ) -> Any:
     import numpy as np
 
-    from poolcli.io import arrays, reading
+    from poolcli.io import arrayfile, reading
     from poolcli.io.picture import image_dtype
 
     pic = reading.read_picture(source, name=label, **read_kwargs)
@@ -334,10 +334,10 @@ def _image_array(
             f" {frame.mode} image of {pic.n_frames} frame(s)"
         )
     data = np.asarray(frame).astype(image_dtype(frame), copy=False)
-    letters = arrays.resolve_axes(
+    letters = arrayfile.resolve_axes(
         data.shape, label, axes=axes or ("yx" if data.ndim == 2 else "yxc"), spatial=spatial
     )
-    return arrays.ArrayFile({"": data}, pic.format or "IMAGE", letters)
+    return arrayfile.ArrayFile({"": data}, pic.format or "IMAGE", letters)
 
 
 def open_lazily(
@@ -347,12 +347,12 @@ def open_lazily(
     (:func:`poolcli.io.arrays.open_array_file`), a TIFF stack as a Dask array of its pages (one
     task reads one page, on a cluster's worker too), anything else read whole."""
     if arrays.format_for_path(path) == "TIFF":
-        pages = arrays.tiff_pages(path, name=name, axes=axes, spatial=spatial)
+        pages = tiffs.tiff_pages(path, name=name, axes=axes, spatial=spatial)
         if pages is not None:
             import dask
             import dask.array as da
 
-            read = dask.delayed(arrays.read_page, pure=True)
+            read = dask.delayed(tiffs.read_page, pure=True)
             count = int(np.prod(pages.shape[: len(pages.shape) - len(pages.page_shape)]))
             stack = da.stack(
                 [

@@ -71,7 +71,7 @@ class Recipe:
     :func:`poolcli.io.pooling.pool_picture` gets; ``read_kwargs`` what
     :func:`poolcli.io.reading.read_picture` gets (``max_pixels``). ``axes`` and ``spatial``
     decide whether a file is read as an array file and which of its axes are pooled
-    (:func:`poolcli.io.arrays.takes`, :func:`poolcli.io.arrays.resolve_axes`). ``device`` is the
+    (:func:`poolcli.io.arrays.takes`, :func:`poolcli.io.arrayfile.resolve_axes`). ``device`` is the
     torch device images are pooled on (:func:`poolcli.pool`'s ``device``), ``None`` for the
     NumPy core.
     """
