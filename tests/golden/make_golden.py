@@ -160,17 +160,20 @@ class Builder:
     def write(self):
         for file, arrays in self.arrays.items():
             np.savez_compressed(HERE / f"{file}.npz", **arrays)
-        head = {
-            "generator": "tests/golden/make_golden.py",
-            "torch": self.torch_version,
-            "numpy": np.__version__,
-        }
-        # one case per line: small, greppable, and a regenerated file diffs case by case
-        lines = [json.dumps(head)[:-1] + ', "cases": [']
-        lines += [" " + json.dumps(c) + "," for c in self.cases]
-        lines[-1] = lines[-1][:-1]
-        lines.append("]}")
-        (HERE / "cases.json").write_text("\n".join(lines) + "\n")
+        write_cases(
+            HERE / "cases.json", "tests/golden/make_golden.py", self.torch_version, self.cases
+        )
+
+
+def write_cases(path, generator, torch_version, cases):
+    """The cases file: a head naming the generator and versions, then one case per line
+    (small, greppable, and a regenerated file diffs case by case)."""
+    head = {"generator": generator, "torch": torch_version, "numpy": np.__version__}
+    lines = [json.dumps(head)[:-1] + ', "cases": [']
+    lines += [" " + json.dumps(c) + "," for c in cases]
+    lines[-1] = lines[-1][:-1]
+    lines.append("]}")
+    path.write_text("\n".join(lines) + "\n")
 
 
 def main():

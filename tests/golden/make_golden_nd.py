@@ -26,19 +26,16 @@ Only NumPy is imported at module level (pytest's ``--doctest-modules`` imports t
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-
-TOL = {
-    ("avg", "float64"): (1e-12, 1e-12),
-    ("lp", "float64"): (1e-12, 1e-12),
-    ("avg", "float32"): (1e-5, 1e-6),
-    ("lp", "float32"): (2e-5, 1e-6),
-}
+# The 2-D generator beside this one owns the per-axis rules, tolerances and the cases file's
+# layout; this folder is no package, so it is put on the path (as running either script does).
+sys.path.insert(0, str(HERE))
+from make_golden import TOL, axis_ok, fmt, out_size, write_cases  # noqa: E402
 
 
 def tup(v, n):
@@ -46,37 +43,11 @@ def tup(v, n):
     return (v,) * n if isinstance(v, int) else tuple(v)
 
 
-def out_size(n, k, s, p, d, ceil):
-    """SPEC section 1 output size on one axis."""
-    eff = d * (k - 1) + 1
-    out = (n + 2 * p - eff + (s - 1 if ceil else 0)) // s + 1
-    if ceil and (out - 1) * s >= n + p:
-        out -= 1
-    return out
-
-
-def axis_ok(n, k, s, p, d, ceil):
-    """Whether torch and poolcli both accept this axis and no window is padding only."""
-    eff = d * (k - 1) + 1
-    if 2 * p > k or p > eff // 2 or eff > n + 2 * p:
-        return False
-    out = out_size(n, k, s, p, d, ceil)
-    return out >= 1 and all(any(0 <= i * s - p + j * d < n for j in range(k)) for i in range(out))
-
-
 def window_ok(shape, k, s, p, d, ceil):
     n = len(shape)
     k, p, d = tup(k, n), tup(p, n), tup(d, n)
     s = k if s is None else tup(s, n)
     return all(axis_ok(shape[a], k[a], s[a], p[a], d[a], ceil) for a in range(n))
-
-
-def fmt(v):
-    if v is None:
-        return "none"
-    if isinstance(v, (tuple, list)):
-        return "x".join(str(e) for e in v)
-    return str(v)
 
 
 class Builder:
@@ -108,16 +79,9 @@ class Builder:
         np.savez_compressed(
             HERE / "nd.npz", **{k: np.concatenate(v) for k, v in self.arrays.items()}
         )
-        head = {
-            "generator": "tests/golden/make_golden_nd.py",
-            "torch": self.torch_version,
-            "numpy": np.__version__,
-        }
-        lines = [json.dumps(head)[:-1] + ', "cases": [']
-        lines += [" " + json.dumps(c) + "," for c in self.cases]
-        lines[-1] = lines[-1][:-1]
-        lines.append("]}")
-        (HERE / "nd_cases.json").write_text("\n".join(lines) + "\n")
+        write_cases(
+            HERE / "nd_cases.json", "tests/golden/make_golden_nd.py", self.torch_version, self.cases
+        )
 
 
 def main():
