@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from poolcli.core import cpus
+from poolcli.core.modes import MODES
 
 
 def write(path: Path, text: str) -> None:
@@ -142,8 +143,20 @@ def test_budget_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -
 def test_threads_for_small_inputs_is_one() -> None:
     assert cpus.threads_for(0, 8) == 1
     assert cpus.threads_for(cpus.BYTES_PER_THREAD - 1, 8) == 1
-    assert cpus.threads_for(3 * cpus.BYTES_PER_THREAD, 8) == 3
+    assert cpus.threads_for(cpus.BYTES_PER_THREAD, 8) == 2
+    assert cpus.threads_for(3 * cpus.BYTES_PER_THREAD, 8) == 4
     assert cpus.threads_for(100 * cpus.BYTES_PER_THREAD, 8) == 8
+
+
+def test_threads_for_weighs_the_modes_cost() -> None:
+    # The same bytes are more work for a costlier mode, so they get threads sooner.
+    small = cpus.BYTES_PER_THREAD // 3
+    assert cpus.threads_for(small, 8, cost=MODES["max"].cost) == 1
+    assert cpus.threads_for(small, 8, cost=MODES["sum"].cost) == 2
+    assert cpus.threads_for(small, 8, cost=MODES["lp"].cost) == 8
+    costs = {name: info.cost for name, info in MODES.items()}
+    assert costs["max"] == costs["min"] == 1
+    assert costs["max"] < costs["avg"] <= costs["median"] < costs["mode"] < costs["lp"]
 
 
 def test_pool_defaults_to_the_budget_not_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,21 +164,22 @@ def test_pool_defaults_to_the_budget_not_the_host(monkeypatch: pytest.MonkeyPatc
 
     from poolcli.core import bands
 
-    seen: list[int] = []
-    original = bands.ThreadPoolExecutor
+    seen: set[int] = set()
+    original = bands.start_helpers
 
-    def spy(max_workers: int):
-        seen.append(max_workers)
-        return original(max_workers)
+    def spy(count: int, target):
+        seen.add(count)
+        return original(count, target)
 
-    monkeypatch.setattr(bands, "ThreadPoolExecutor", spy)
+    monkeypatch.setattr(bands, "start_helpers", spy)
     monkeypatch.setattr(cpus.os, "cpu_count", lambda: 64)
     monkeypatch.setenv(cpus.ENV, "3")
-    x = np.zeros((4096, 4096, 4), np.uint8)  # 64 MiB: four threads' worth, three allowed
+    x = np.zeros((4096, 4096, 4), np.uint8)  # 64 MiB: eleven threads' worth, three allowed
     from poolcli import pool
 
     pool(x, "max", 2)
-    assert seen == [3]
+    assert seen == {2}  # the caller and two band threads
+    seen.clear()
     monkeypatch.setenv(cpus.ENV, "1")
     pool(x, "max", 2)
-    assert seen == [3]  # one thread: no pool of threads at all
+    assert seen == set()  # one thread: no band threads at all

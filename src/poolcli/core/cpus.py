@@ -14,10 +14,10 @@ The budget is the number of CPUs this process may keep busy, which is often far 
 ``POOLCLI_THREADS=N`` (a whole number >= 1) replaces what is detected: the run then uses N
 CPUs in all, even more than it seems to have (the user's decision).
 
-:func:`poolcli.pool` uses it for its default thread count (:func:`threads_for`: fewer threads
-for small arrays, where starting them costs more than they save); :mod:`poolcli.run.cpus`
-splits it between worker processes and their threads. Only the standard library is used, so
-the array core may ask it.
+:func:`poolcli.pool` uses it for its default thread count (:func:`threads_for`: fewer
+threads for small arrays and cheap modes, where handing out bands costs more than it saves);
+:mod:`poolcli.run.cpus` splits it between worker processes and their threads. Only the
+standard library is used, so the array core may ask it.
 """
 
 from __future__ import annotations
@@ -46,21 +46,24 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
 
 
-# Input bytes per pooling thread: below this a thread costs more than it saves. Measured on
-# 2 cores: max 2x2 of a 1024x1024 RGB image took 0.77 ms on one thread and 2.65 ms on two;
-# 2048x2048 2.65 and 3.52 ms; 4096x4096 (48 MiB) 10.4 and 7.2 ms.
-BYTES_PER_THREAD = 16 << 20
+# Work (input bytes x the mode's cost, poolcli.core.modes.ModeInfo.cost: 1 for max) per extra
+# pooling thread: about 2 ms of one core's work (max 2x2 of uint8 runs at ~3.4 GB/s), below which
+# handing bands to another thread costs about what it saves. Measured on 2 cores with
+# benchmarks/bench_threads.py (band threads kept between calls): 1024x1024 RGB (3 MiB) max 1.00 ms
+# on one thread, 1.25 on two; avg 2.70 and 2.06; 2048x2048 (12 MiB) max 2.90 and 2.84.
+BYTES_PER_THREAD = 6 << 20
 
 
-def threads_for(nbytes: int, cap: int | None = None) -> int:
-    """Threads worth starting for ``nbytes`` of input: one per :data:`BYTES_PER_THREAD`, at
-    least 1, at most ``cap`` (default: the :func:`budget`).
+def threads_for(nbytes: int, cap: int | None = None, cost: float = 1.0) -> int:
+    """Threads worth using for ``nbytes`` of input pooled by a mode of relative ``cost``: one,
+    and one more per :data:`BYTES_PER_THREAD` of work, at most ``cap`` (default: the
+    :func:`budget`).
 
-    >>> threads_for(3 << 20, 16), threads_for(64 << 20, 16), threads_for(1 << 30, 8)
-    (1, 4, 8)
+    >>> threads_for(3 << 20, 16), threads_for(3 << 20, 16, cost=3), threads_for(1 << 30, 8)
+    (1, 2, 8)
     """
     limit = budget() if cap is None else cap
-    return max(1, min(limit, nbytes // BYTES_PER_THREAD))
+    return max(1, min(limit, 1 + int(nbytes * cost) // BYTES_PER_THREAD))
 
 
 def budget(environ: Mapping[str, str] | None = None) -> int:

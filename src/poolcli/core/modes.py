@@ -38,6 +38,14 @@ class ModeInfo:
     # A pixel's channels are one label (never mixed), so palette indices and transparent pixels
     # are pooled as labels too.
     labels: bool = False
+    # CPU work per input byte relative to max, for the default thread count
+    # (poolcli.core.cpus.threads_for), from benchmarks/bench_threads.py on 2 cores (uint8 RGB,
+    # 2x2; median 3x3 stride 2), ms per MiB on one thread: max 0.27, avg 0.5-0.9, sum 0.8,
+    # median 2.4, mode 2.3 (5 for one channel: labels are whole pixels), lp 13. avg's time at
+    # 1024x1024 is bimodal (1.6 or 2.7 ms from run to run; two threads 1.8 or 2.1): 2 gives it
+    # two threads there. median's is set low (6, not 8): 512x512 took 1.8 ms on one thread and
+    # 5 on two, a band of it costs more to hand to a thread than its size says.
+    cost: float = 1.0
 
 
 MODES: dict[str, ModeInfo] = {
@@ -49,26 +57,35 @@ MODES: dict[str, ModeInfo] = {
             "avg",
             "Average of each window; integers rounded to nearest, ties up.",
             aliases=("mean",),
+            cost=2,
         ),
-        ModeInfo("sum", "Sum of each window, in a wider type (int64 or float64)."),
+        ModeInfo("sum", "Sum of each window, in a wider type (int64 or float64).", cost=3),
         ModeInfo(
             "median",
             "Median of each window; even counts take the mean of the two middle values.",
             separable=False,
+            cost=6,
         ),
         ModeInfo(
             "mode",
             "Most frequent value (a pixel's channels are one label); ties go to the smallest.",
             separable=False,
             labels=True,
+            cost=7,
         ),
-        ModeInfo("lp", "Power mean (mean(|x|**p))**(1/p), p > 0 (p=2 by default).", params=("p",)),
+        ModeInfo(
+            "lp",
+            "Power mean (mean(|x|**p))**(1/p), p > 0 (p=2 by default).",
+            params=("p",),
+            cost=32,
+        ),
         ModeInfo(
             "sparse",
             "Mode without the background (0 by default): it wins only a window of nothing else.",
             separable=False,
             params=("background",),
             labels=True,
+            cost=7,
         ),
     )
 }

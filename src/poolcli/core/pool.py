@@ -111,7 +111,7 @@ def pool(
         )
     except WindowError as err:
         raise WindowError(f"{name} pooling of shape {x.shape}: {err}") from None
-    workers = _workers(threads, x.nbytes)
+    workers = _workers(threads, x.nbytes, MODES[name].cost)
     include = count_include_pad and padding != "same"
     return pool_axes(x, axes, name, include=include, p=p, background=background, workers=workers)
 
@@ -239,14 +239,15 @@ def result_dtype(name: str, dtype: np.dtype) -> np.dtype:
     return dtype
 
 
-def _workers(threads: int | None, nbytes: int) -> int:
+def _workers(threads: int | None, nbytes: int, cost: float) -> int:
     if threads is not None:
         if threads < 1:
             raise UnsupportedError(f"threads must be >= 1, got {threads}")
         return threads
-    # The process's CPU budget (affinity, cgroup quota, POOLCLI_THREADS), one thread per
-    # cpus.BYTES_PER_THREAD of input: a batch worker's small images run on one thread.
-    return threads_for(nbytes)
+    # The process's CPU budget (affinity, cgroup quota, POOLCLI_THREADS), one more thread per
+    # cpus.BYTES_PER_THREAD of work (input bytes x the mode's cost): small images and cheap
+    # modes run on one thread.
+    return threads_for(nbytes, cost=cost)
 
 
 __all__ = [

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from poolcli.core.cpus import threads_for
+from poolcli.core.modes import MODES, resolve_mode
 from poolcli.errors import ImageError, PoolError, WindowError
 from poolcli.io import ahead
 from poolcli.run.inputs import filesystem, is_url
@@ -125,7 +126,7 @@ def pool_timed(
             import numpy as np
 
             nbytes = int(np.prod(pic.shape)) * np.dtype(pic.dtype).itemsize
-            extra["threads"] = threads_for(nbytes, threads)
+            extra["threads"] = threads_for(nbytes, threads, MODES[resolve_mode(recipe.mode)].cost)
         pooled: Any
         if isinstance(pic, arrayfile.ArrayFile):  # arrays and volumes: the NumPy core (any device)
             pooled = arrays.pool_array_file(pic, recipe.mode, **recipe.pool_kwargs, **extra)
