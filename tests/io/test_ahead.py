@@ -157,6 +157,30 @@ def test_the_script_reads_early_only_the_usual_one_file_form(args, early) -> Non
     assert entry.early_input(args) == early
 
 
+def test_the_script_reads_no_folder_early(tmp_path, monkeypatch) -> None:
+    (tmp_path / "scans").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert entry.early_input(["max", "scans", "--out-dir", "small"]) is None
+
+
+@pytest.mark.parametrize("preset", [None, "4"])
+def test_the_script_keeps_openblas_to_one_thread_unless_told(tmp_path, preset) -> None:
+    # NumPy's OpenBLAS threads spin at import and poolcli calls no BLAS routine; a user's own
+    # setting is kept. The script's environment is what its worker processes inherit.
+    code = (
+        "import os, sys; sys.argv = ['poolcli', '--version']; from poolcli.entry import main; "
+        "main(); print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (preset or "1")
+
+
 def script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
