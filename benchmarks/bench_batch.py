@@ -1,7 +1,7 @@
 """Whole batch runs: ``poolcli max DIR -j 1`` against ``-j N``, beside a pyvips pool.
 
 Run by hand, never in the test suite, from a venv with poolcli and pyvips
-(``pip install -e . -r benchmarks/requirements.txt``)::
+(``pip install . -r benchmarks/requirements.txt``)::
 
     python benchmarks/bench_batch.py                          # JPEG and PNG, 48 and 128 files
     python benchmarks/bench_batch.py --formats jpg --counts 128 --rounds 9 --json batch.json
@@ -14,6 +14,7 @@ What it measures
   to the size, plus mild Gaussian noise (sigma 3, fixed seed); saved as PNG (Pillow's defaults,
   level 6) and JPEG (quality 90) in ``png_<count>/`` and ``jpg_<count>/``; the smaller counts
   are the first files of the largest.
+* poolcli's bytecode is compiled first, as ``pip install`` does (:func:`compile_bytecode`).
 * Contenders, each a fresh process timed from spawn to exit (interpreter start-up, imports,
   worker start-up, reading, pooling, encoding, writing, exit), into an empty folder:
 
@@ -144,6 +145,17 @@ def cpu_times() -> tuple[int, int] | None:
     return fields[3] + fields[4], sum(fields)  # idle + iowait
 
 
+def compile_bytecode() -> None:
+    """Compile poolcli's modules, as ``pip install`` does for a regular install (a no-op then):
+    an editable install under ``PYTHONDONTWRITEBYTECODE=1`` would compile them from source in
+    every run (~0.1 s of start-up), while pyvips's were compiled when it was installed."""
+    import compileall
+
+    import poolcli
+
+    compileall.compile_dir(Path(poolcli.__file__).parent, quiet=1)
+
+
 def idle_share(seconds: float = 2.0) -> float | None:
     """Share of CPU time left idle over ``seconds`` while this script waits (other load)."""
     before = cpu_times()
@@ -222,9 +234,7 @@ def bench(src: Path, fmt: str, runs: dict[str, tuple], rounds: int, workdir: Pat
             checks[label] = "same pixels" if same_pixels(base, outs[label]) else "OTHER PIXELS"
         else:
             checks[label] = "lossy (not compared)"
-    out_mb = {
-        label: sum(p.stat().st_size for p in outs[label].iterdir()) / 1e6 for label in labels
-    }
+    out_mb = {label: sum(p.stat().st_size for p in outs[label].iterdir()) / 1e6 for label in labels}
     walls: dict[str, list[float]] = {label: [] for label in labels}
     cpus: dict[str, list[float]] = {label: [] for label in labels}
     idle_before = idle_share()
@@ -292,6 +302,7 @@ def main() -> None:
             print(f"pyvips left out: {err}", file=sys.stderr)
             vips, vips_version = False, None
     folders = make_inputs(args.workdir, args.counts, args.size)
+    compile_bytecode()
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:
