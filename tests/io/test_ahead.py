@@ -7,6 +7,7 @@ running (worker processes are forked only from a single-threaded process).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -225,6 +226,41 @@ def test_the_script_with_several_inputs_drops_the_early_read(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     outputs = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(outputs) == 2 and outputs[0].startswith("a_") and outputs[1].startswith("b_")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_batch_ends_quickly_with_everything_written_and_said(tmp_path, jobs) -> None:
+    # A batch also ends with os._exit (no teardown of every module): its outputs must all be in
+    # place, its --json lines and its failure line flushed, and its exit status kept.
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        write_photo(tmp_path / "in" / name, (40, 30))
+    (tmp_path / "in" / "d.png").write_bytes(b"not a png")
+    done = script("max", "in", "--out-dir", "out", "--json", "-j", jobs, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(r["status"] for r in lines) == ["error", "ok", "ok", "ok"]
+    assert "d.png" in done.stderr
+    outputs = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert outputs == ["a_max2.png", "b_max2.png", "c_max2.png"]  # no temporary file left
+
+
+def test_only_pooling_runs_here_end_quickly() -> None:
+    assert entry._pooling_run(["max", "in", "--out-dir", "o"])
+    assert entry._pooling_run(["mean", "a.png"])
+    assert not entry._pooling_run(["max", "in", "--scheduler", "tcp://x:1"])
+    assert not entry._pooling_run(["max", "in", "--scheduler=tcp://x:1"])
+    assert not entry._pooling_run(["pyramid", "a.png"])
+    assert not entry._pooling_run([])
+    assert entry._nothing_left_running()
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait)
+    busy.start()
+    try:
+        assert not entry._nothing_left_running()  # a normal exit would wait for it
+    finally:
+        stop.set()
+        busy.join()
 
 
 def test_ctrl_c_while_the_script_starts_exits_130_without_a_traceback(tmp_path) -> None:
