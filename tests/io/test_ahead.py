@@ -164,22 +164,26 @@ def test_the_script_reads_no_folder_early(tmp_path, monkeypatch) -> None:
     assert entry.early_input(["max", "scans", "--out-dir", "small"]) is None
 
 
+@pytest.mark.parametrize(
+    "name, default", [("OPENBLAS_NUM_THREADS", "1"), ("NUMPY_MADVISE_HUGEPAGE", "0")]
+)
 @pytest.mark.parametrize("preset", [None, "4"])
-def test_the_script_keeps_openblas_to_one_thread_unless_told(tmp_path, preset) -> None:
-    # NumPy's OpenBLAS threads spin at import and poolcli calls no BLAS routine; a user's own
-    # setting is kept. The script's environment is what its worker processes inherit.
+def test_the_script_sets_numpys_environment_unless_told(tmp_path, name, default, preset) -> None:
+    # NumPy's OpenBLAS threads spin at import and poolcli calls no BLAS routine; huge pages
+    # stall a fresh process's first touch of its arrays. A user's own setting is kept. The
+    # script's environment is what its worker processes inherit.
     code = (
         "import os, sys; sys.argv = ['poolcli', '--version']; from poolcli.entry import main; "
-        "main(); print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+        f"main(); print(os.environ.get({name!r}))"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env = {k: v for k, v in os.environ.items() if k != name}
     if preset is not None:
-        env["OPENBLAS_NUM_THREADS"] = preset
+        env[name] = preset
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == (preset or "1")
+    assert done.stdout.splitlines()[-1] == (preset or default)
 
 
 def script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
