@@ -102,8 +102,8 @@ def pool(
         never wins unless its whole window is background.
     threads : int, optional
         Worker threads (default: the CPUs this process may use, see
-        :mod:`poolcli.core.cpus`: affinity, cgroup quota, ``POOLCLI_THREADS``; one thread per
-        16 MiB of input, so small arrays run on one).
+        :mod:`poolcli.core.cpus`: affinity, cgroup quota, ``POOLCLI_THREADS``; one thread and one
+        more per 6 MiB of input times the mode's cost, so small arrays run on one).
     batch : bool
         ``x`` is a batch ``(N, H, W[, C])`` of images, each pooled on its own (NumPy arrays and
         tensors). Declared, never guessed: ``(N, H, W)`` and ``(H, W, C)`` look alike.
