@@ -63,7 +63,8 @@ def for_bands(rows: Axis, row_bytes: int, workers: int, run: Callable[[int, int]
 
     helpers = start_helpers(workers - 1, helper)
     try:
-        drain()  # this thread takes bands too
+        with quiet_floats():  # as the helpers' (the caller's own state is restored after)
+            drain()  # this thread takes bands too
     finally:
         for t in helpers:
             t.join()
