@@ -284,14 +284,7 @@ def write_picture(
     """
     path = Path(path)
     fmt = format or format_for_path(path)
-    kind, real = target_kind(path)
-    if kind == "directory":
-        raise ImageError(f"{path}: is a directory")
-    if kind in ("dangling", "other"):
-        what = "a symbolic link to nothing" if kind == "dangling" else "not a regular file"
-        raise ImageError(f"{path}: {what}; not writing through it")
-    if not force and kind in ("file", "link"):
-        raise ImageError(f"{path}: already exists (force overwrites it)")
+    kind, real = writable_target(path, force)
     try:
         data = encode_picture(
             pic, fmt, quality=quality, compress_level=compress_level, threads=threads
@@ -312,6 +305,21 @@ def write_picture(
     return path
 
 
+def writable_target(path: Path, force: bool) -> tuple[str, Path]:
+    """``path``'s :func:`target_kind` and the file a write replaces, or ImageError
+    ``"<path>: <cause>"`` where nothing may be written: a directory, a link to nothing, not a
+    regular file, or an existing file without ``force``."""
+    kind, real = target_kind(path)
+    if kind == "directory":
+        raise ImageError(f"{path}: is a directory")
+    if kind in ("dangling", "other"):
+        what = "a symbolic link to nothing" if kind == "dangling" else "not a regular file"
+        raise ImageError(f"{path}: {what}; not writing through it")
+    if not force and kind in ("file", "link"):
+        raise ImageError(f"{path}: already exists (force overwrites it)")
+    return kind, real
+
+
 def write_bytes(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> Path:
     """Write an encoded image (bytes made elsewhere, e.g. by a GPU's JPEG encoder) to ``path``
     as :func:`write_picture` writes: atomically, never over a file without ``force``, never
@@ -323,14 +331,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, force: bool = Fals
         ``"<path>: <cause>"``, the causes of :func:`write_picture`.
     """
     path = Path(path)
-    kind, real = target_kind(path)
-    if kind == "directory":
-        raise ImageError(f"{path}: is a directory")
-    if kind in ("dangling", "other"):
-        what = "a symbolic link to nothing" if kind == "dangling" else "not a regular file"
-        raise ImageError(f"{path}: {what}; not writing through it")
-    if not force and kind in ("file", "link"):
-        raise ImageError(f"{path}: already exists (force overwrites it)")
+    kind, real = writable_target(path, force)
     if kind == "stream":
         _write_through(path, data)
     else:
