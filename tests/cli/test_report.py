@@ -133,3 +133,56 @@ def test_info_table_shows_the_window_and_its_result() -> None:
     text = render(report.info_table(records))
     assert "pooled (k2 s2)" in text
     assert "2x3x3" in text and "window 2 is larger" in text and "failed" in text
+
+
+QUIET_RUN = """
+import sys
+from poolcli.cli import main
+sys.argv = ["poolcli", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as done:
+    print(done.code, "rich" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_quiet_run_that_fails_nowhere_never_imports_rich(tmp_path, jobs: str) -> None:
+    """Rich is ~15 ms of start-up: only drawing (a table, a bar, an error line) imports it."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8, 3), i, np.uint8)).save(tmp_path / "in" / f"{i}.png")
+    base = [sys.executable, "-c", QUIET_RUN, "max"]
+    one = [*base, str(tmp_path / "in" / "0.png"), "-o", str(tmp_path / "one.png"), "-q"]
+    batch = [*base, str(tmp_path / "in"), "--out-dir", str(tmp_path / "out"), "-j", jobs, "-q"]
+    for args in (one, batch):
+        done = subprocess.run(args, capture_output=True, text=True, check=True)
+        assert done.stdout.split() == ["0", "False"], done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"{i}_max2.png" for i in range(3)
+    ]
+    (tmp_path / "in" / "bad.png").write_bytes(b"not a png")
+    done = subprocess.run([*batch, "--force"], capture_output=True, text=True)
+    assert done.stdout.split() == ["1", "True"]
+    assert done.stderr.count("poolcli: error:") == 1 and "bad.png" in done.stderr
+
+
+def test_progress_draws_on_a_terminal_only(monkeypatch, capsys) -> None:
+    with report.progress(3) as advance:  # captured stderr is not a terminal: nothing drawn
+        advance()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    with report.progress(3, enabled=False) as advance:
+        advance()
+    assert capsys.readouterr().err == ""
+    with report.progress(3) as advance:
+        for _ in range(3):
+            advance()
+    drawn = capsys.readouterr().err
+    assert "pooling" in drawn and "3/3" in drawn and "files/s" in drawn

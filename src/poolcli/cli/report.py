@@ -28,27 +28,19 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from rich.color import Color
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.style import Style
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 # The pooling records are plain data made by the library (worker processes fill them).
 from poolcli.run.records import PoolRecord as PoolRecord
 from poolcli.run.records import Seconds as Seconds
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+# Rich is imported by the functions that draw (~15 ms, a tenth of a quiet run's start-up): a run
+# with -q or --json that fails nowhere never imports it.
 
 Shape = tuple[int, ...]
 
@@ -107,8 +99,15 @@ def print_json(record: PoolRecord | InfoRecord) -> None:
 
 def print_error(name: str, cause: str) -> None:
     """``poolcli: error: NAME: CAUSE`` in red on standard error, never wrapped to a second line."""
-    line = Text(f"poolcli: error: {name}: {cause}", style="red")
-    Console(stderr=True, soft_wrap=True).print(line, highlight=False)
+    _stderr_line(f"poolcli: error: {name}: {cause}", "red")
+
+
+def _stderr_line(text: str, style: str = "") -> None:
+    """``text`` as one line on standard error (in ``style`` where colours are shown)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, soft_wrap=True).print(Text(text, style=style), highlight=False)
 
 
 def _seconds(value: float | None) -> str:
@@ -147,12 +146,16 @@ def pool_table(records: Sequence[PoolRecord], noun: str = "inputs") -> Table:
 
 
 def _output_cell(r: PoolRecord) -> Text | str:
+    from rich.text import Text
+
     if r.status == "skipped":
         return Text(f"{r.output} (exists: skipped)", style="dim")
     return Text("failed", style="red") if r.status != "ok" else (r.output or "")
 
 
 def _table(**kwargs: Any) -> Table:
+    from rich.table import Table
+
     return Table(box=None, pad_edge=False, header_style="bold", **kwargs)
 
 
@@ -214,19 +217,12 @@ def summary_line(records: Sequence[PoolRecord], total: int, seconds: float | Non
 
 def print_warning(text: str) -> None:
     """``poolcli: warning: TEXT`` in yellow on standard error, never wrapped."""
-    line = Text(f"poolcli: warning: {text}", style="yellow")
-    Console(stderr=True, soft_wrap=True).print(line, highlight=False)
+    _stderr_line(f"poolcli: warning: {text}", "yellow")
 
 
 def print_note(text: str) -> None:
     """One line on standard error, never wrapped (a summary, a hint)."""
-    Console(stderr=True, soft_wrap=True).print(Text(text), highlight=False)
-
-
-class _Rate(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:.1f} files/s", style="progress.data.speed")
+    _stderr_line(text)
 
 
 @contextmanager
@@ -237,15 +233,37 @@ def progress(total: int, *, enabled: bool = True) -> Iterator[Callable[[], None]
     false or standard error is not a terminal; the bar goes away when the block ends. Standard
     output is left alone (JSON lines go there), error lines print above the bar.
     """
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            text = "" if speed is None else f"{speed:.1f} files/s"
+            return Text(text, style="progress.data.speed")
+
     console = Console(stderr=True)
-    if not (enabled and console.is_terminal):
+    if not console.is_terminal:
         yield lambda: None
         return
     bar = Progress(
         TextColumn("pooling"),
         BarColumn(),
         MofNCompleteColumn(),
-        _Rate(),
+        Rate(),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -260,6 +278,8 @@ def progress(total: int, *, enabled: bool = True) -> Iterator[Callable[[], None]
 
 def info_table(records: Sequence[InfoRecord]) -> Table:
     """Format, frames, shape, image mode, dtype and the shape the given window would produce."""
+    from rich.text import Text
+
     window = next((r.window for r in records if r.window), "")
     table = _table()
     for name in ("input", "format", "frames", "shape", "mode", "dtype"):
@@ -296,6 +316,8 @@ def _console_for(table: Table, *, stderr: bool) -> Console:
     ``COLUMNS``, else 80 (a pipe, a CI log, ``2>log``), and a table wider than that would be
     folded into pieces of paths. A line wider than the terminal is wrapped by the terminal
     itself, which keeps the text whole for copying and for ``grep``."""
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     unbounded = console.options.update_width(sys.maxsize)
     needed = console.measure(table, options=unbounded).maximum
@@ -420,6 +442,8 @@ def compare_summary(record: CompareRecord) -> str:
 
 def print_compare(record: CompareRecord) -> None:
     """:func:`compare_table` and :func:`compare_summary` on standard error."""
+    from rich.text import Text
+
     table = compare_table(record)
     console = _console_for(table, stderr=True)
     console.print(table)
@@ -442,6 +466,8 @@ def stat_text(value: Any) -> str:
 def stats_table(records: Sequence[StatsRecord]) -> Table:
     """One row per channel: input (on its first channel's row), channel, max, min, mean, median,
     std. A failed input is one row saying so."""
+    from rich.text import Text
+
     table = _table()
     table.add_column("input", no_wrap=True)
     table.add_column("channel", no_wrap=True)
@@ -478,6 +504,8 @@ def preview_space(*, stderr: bool) -> tuple[int, int, bool]:
     false when Rich would print no colour: ``NO_COLOR`` set, ``TERM=dumb``, or not a terminal
     (``FORCE_COLOR`` / ``TTY_COMPATIBLE`` override that, as everywhere in Rich).
     """
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     colour = console.color_system is not None and not console.no_color
     return console.width, console.height, colour
@@ -485,6 +513,10 @@ def preview_space(*, stderr: bool) -> tuple[int, int, bool]:
 
 def _preview_block(preview: Preview, max_width: int) -> list[Text]:
     """Title line, then one line per cell row, all padded to the same width."""
+    from rich.color import Color
+    from rich.style import Style
+    from rich.text import Text
+
     lines: list[Text] = []
     if preview.cells is not None:
         styles: dict[Cell, Style] = {}
@@ -514,6 +546,8 @@ def _preview_block(preview: Preview, max_width: int) -> list[Text]:
 def preview_lines(previews: Sequence[Preview], *, side_by_side: bool, max_width: int) -> list[Text]:
     """The previews' lines: each titled (the title cut to ``max_width`` columns), side by side
     (``PREVIEW_GAP`` columns apart, tops aligned) or stacked."""
+    from rich.text import Text
+
     blocks = [_preview_block(p, max(max_width, 1)) for p in previews]
     if not side_by_side:
         return [line for block in blocks for line in block]
@@ -535,6 +569,8 @@ def print_previews(
     previews: Sequence[Preview], *, stderr: bool, side_by_side: bool, max_width: int
 ) -> None:
     """Print :func:`preview_lines`; lines are never wrapped (they were sized to fit)."""
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     for line in preview_lines(previews, side_by_side=side_by_side, max_width=max_width):
         console.print(line, soft_wrap=True, highlight=False)
