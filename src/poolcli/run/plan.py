@@ -310,9 +310,11 @@ def make_plan(
 
     # A file found in a folder under the name of one of this run's outputs is the output of an
     # earlier run: pooling it again would make a rerun differ from the first run.
-    target_keys = {_target_key(t) for _, _, t in planned}
-    kept = [p for p in planned if p[1].named or _target_key(p[1].path) not in target_keys]
-    _check_clashes(kept)
+    folders: dict[str, str] = {}
+    keys = {i: _target_key(t, folders) for i, _, t in planned}
+    target_keys = set(keys.values())
+    kept = [p for p in planned if p[1].named or _target_key(p[1].path, folders) not in target_keys]
+    _check_clashes(kept, keys)
     # Positions among the inputs that remain, so that a record's index counts them from 0.
     position = {i: n for n, i in enumerate(sorted([i for i, _ in done] + [p[0] for p in kept]))}
     for i, r in done:
@@ -349,10 +351,10 @@ def make_plan(
     return Plan(jobs, done, [t for _, _, t in kept], folders)
 
 
-def _check_clashes(planned: Sequence[tuple[int, Source, str]]) -> None:
+def _check_clashes(planned: Sequence[tuple[int, Source, str]], keys: Mapping[int, str]) -> None:
     by_target: dict[str, list[tuple[Source, str]]] = {}
-    for _, source, target in planned:
-        by_target.setdefault(_target_key(target), []).append((source, target))
+    for i, source, target in planned:
+        by_target.setdefault(keys[i], []).append((source, target))
     clashes = [group for group in by_target.values() if len(group) > 1]
     if clashes:
         (first, target), (second, _) = clashes[0][:2]
@@ -373,6 +375,8 @@ def _relative_folder(source: Source) -> str:
     if is_url(source.path):
         rel = posixpath.relpath(source.path.split("://", 1)[1], source.base.split("://", 1)[1])
         return posixpath.dirname(rel)
+    if source.path.startswith(source.base + os.sep):  # as a folder's walk spells them
+        return os.path.dirname(source.path[len(source.base) + 1 :])
     return os.path.dirname(os.path.relpath(source.path, source.base))
 
 
@@ -387,8 +391,8 @@ def _join(folder: str, *parts: str) -> str:
     return os.path.join(folder, *parts) if folder else os.path.join(*parts)
 
 
-def _target_key(path: str) -> str:
-    return path if is_url(path) else path_key(path)
+def _target_key(path: str, folders: dict[str, str]) -> str:
+    return path if is_url(path) else path_key(path, folders)
 
 
 def _stat(path: str) -> os.stat_result | None:
