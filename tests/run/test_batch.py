@@ -98,6 +98,21 @@ def test_named_files_are_kept_as_given_and_once(tree: Path) -> None:
     assert found[0].named and found[0].base is None
 
 
+def test_a_file_reached_through_a_linked_folder_is_one_file(tree: Path, tmp_path: Path) -> None:
+    (tmp_path / "alias").symlink_to(tree, target_is_directory=True)
+    args = [str(tree / "a.png"), str(tmp_path / "alias"), str(tmp_path / "alias" / "sub")]
+    found = inputs.expand_inputs(args, recursive=True)
+    assert [s.path for s in found] == [
+        str(tree / "a.png"),
+        *(str(tmp_path / "alias" / n) for n in ("b.JPG", "sub/c.png", "sub/deep/d.tif")),
+    ]
+    folders: dict[str, str] = {}  # one real path per folder, kept for the next keys
+    keys = [inputs.path_key(s.path, folders) for s in found]
+    assert keys == [inputs.path_key(s.path) for s in found]
+    assert keys[1] == inputs.path_key(str(tree / "b.JPG"))
+    assert len(folders) == 4  # tree, alias, alias/sub, alias/sub/deep
+
+
 def test_what_gives_no_file_is_an_error_source(tree: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -336,10 +351,16 @@ def test_a_bug_in_a_worker_process_surfaces_with_its_traceback(tmp_path: Path) -
 
 
 def test_stopping_early_cancels_the_rest(tmp_path: Path) -> None:
+    import threading
+
+    before = set(threading.enumerate())
     jobs = make_jobs(tmp_path, n=12)
     with contextlib.closing(workers.run(jobs, workers=2)) as results:
         first = next(results)
     assert first[1].status in ("ok", "error")
+    # Nothing of the run is left running: not the pool's manager thread either (the script
+    # ends at once only when no such thread is left).
+    assert not [t for t in threading.enumerate() if t not in before and not t.daemon]
     written = list((tmp_path / "out").iterdir())
     assert len(written) < 12  # at most what was already queued
     assert not [p for p in written if p.name.endswith(".poolcli-tmp")]

@@ -309,6 +309,7 @@ _PRELOAD = ["poolcli.run.workers", "poolcli.io.reading", "poolcli.io.pooling", "
 def _stop_workers(executor: Any) -> None:
     """Cancel what has not started; SIGTERM the workers, which unwind the file they write."""
     processes = list(getattr(executor, "_processes", {}).values())
+    manager = getattr(executor, "_executor_manager_thread", None)  # shutdown forgets it
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
@@ -318,6 +319,10 @@ def _stop_workers(executor: Any) -> None:
         if process.is_alive():  # stuck in a C call that never returns: nothing left to save
             process.kill()
             process.join()
+    # The pool's manager thread ends once it sees its processes gone; wait for it, so that
+    # nothing of this run is left running (a later fork, the script's prompt exit).
+    if manager is not None:
+        manager.join(timeout=10)
 
 
 # In a worker process: ------------------------------------------------------------------------
