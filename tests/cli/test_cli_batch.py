@@ -377,3 +377,26 @@ def test_pyramid_level_that_cannot_be_made_stops_there(monkeypatch: pytest.Monke
     assert [json.loads(x)["status"] for x in result.stdout.splitlines()] == ["ok", "error"]
     assert error_lines(result.stderr) == ["poolcli: error: tile.png: cannot pool this level"]
     assert files(Path(".")) == ["tile.png", "tile_avg_L1.png"]
+
+
+def test_a_big_batch_is_summed_up_in_input_order_without_its_table(tmp_path: Path) -> None:
+    """Past the table's rows only counts, the first failures and the notes are kept (a record
+    per input would grow with the batch); the summary still names failures in input order."""
+    src = tmp_path / "in"
+    src.mkdir()
+    broken = {3, 7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47}
+    for i in range(56):
+        if i in broken:
+            (src / f"{i:02d}.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+        else:
+            write_image(src / f"{i:02d}.png", seed=i)
+    result = invoke("max", src, "--out-dir", tmp_path / "out", "-j", "2")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert sum(line.startswith("poolcli: error:") for line in lines) == 12
+    [summary] = [line for line in lines if line.startswith("poolcli: 56 inputs:")]
+    named = ", ".join(str(src / f"{i:02d}.png") for i in sorted(broken)[:10])
+    assert summary.startswith("poolcli: 56 inputs: 44 ok, 12 failed in ")
+    assert summary.endswith(f" s; failed: {named} and 2 more")
+    assert "shape" not in result.stderr  # no table past 50 inputs
+    assert len(list((tmp_path / "out").iterdir())) == 44

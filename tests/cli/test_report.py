@@ -186,3 +186,19 @@ def test_progress_draws_on_a_terminal_only(monkeypatch, capsys) -> None:
             advance()
     drawn = capsys.readouterr().err
     assert "pooling" in drawn and "3/3" in drawn and "files/s" in drawn
+
+
+def test_tally_keeps_counts_first_failures_and_notes_not_every_record() -> None:
+    tally = report.Tally()
+    for i in range(60):
+        if i % 4 == 3:
+            tally.add(failed_record(f"bad{i}.png"))
+        else:
+            tally.add(ok_record(f"a{i}.png", note="written as PNG" if i % 2 else None))
+        assert (tally.kept is None) == (i + 1 > report.TABLE_MAX_ROWS)
+    assert (tally.finished, tally.ok, tally.skipped, tally.failed) == (60, 45, 0, 15)
+    assert tally.failed_names == [f"bad{i}.png" for i in range(3, 43, 4)]  # the first ten
+    assert tally.notes == {"written as PNG": ["a1.png", 15]}
+    line = report.summary_line(tally, 61)
+    assert line.startswith("poolcli: 61 inputs: 45 ok, 15 failed, 1 not done; failed: bad3.png")
+    assert line.endswith("bad39.png and 5 more")

@@ -35,6 +35,7 @@ from poolcli.cli.root import UsageError
 from poolcli.errors import ImageError, PoolError
 
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
+    from poolcli.cli import report
     from poolcli.cli.report import PoolRecord
     from poolcli.io.arrayfile import ArrayFile
     from poolcli.io.picture import Picture
@@ -167,11 +168,16 @@ class PoolRun:
         from poolcli.run import workers
 
         total = plan.total
-        finished: list[tuple[int, PoolRecord]] = []
+        tally = report.Tally()
         start = time.perf_counter()
         stopped: int | None = None  # the exit status of an interrupted run
         todo = plan.jobs
-        in_order = _InOrder(self._emit)
+
+        def emit(record: "PoolRecord") -> None:
+            tally.add(record)
+            self._emit(record)
+
+        in_order = _InOrder(emit)
         if self.many.fail_fast and any(r.status == "error" for _, r in plan.done):
             todo = []
         device = self._device(sum(job.size or 0 for job in todo))
@@ -200,11 +206,10 @@ class PoolRun:
                 stack.enter_context(contextlib.closing(results))
                 advance = stack.enter_context(report.progress(total, enabled=self._chatty(total)))
                 for index, record in plan.done:
-                    finished.append((index, record))
                     in_order.add(index, record)
                     advance()
+                plan.done.clear()  # (each record is in the tally now)
                 for job, record in results:
-                    finished.append((job.index, record))
                     in_order.add(job.index, record)
                     advance()
                     if self.many.fail_fast and record.status == "error":
@@ -214,11 +219,10 @@ class PoolRun:
             except workers.Terminated:
                 stopped = 143
         in_order.flush()  # what an early stop left waiting for an input before it
-        records = [r for _, r in sorted(finished, key=lambda pair: pair[0])]
-        self._summary(records, total, time.perf_counter() - start, stopped)
+        self._summary(tally, total, time.perf_counter() - start, stopped)
         if stopped is not None:
             return stopped
-        return int(len(records) < total or any(r.status == "error" for r in records))
+        return int(tally.finished < total or tally.failed > 0)
 
     def _may_fork(self, inputs: list[str]) -> bool:
         """Whether the run may start worker processes: several inputs, or a folder or pattern."""
@@ -244,26 +248,26 @@ class PoolRun:
             preview_run(record, self.read_kwargs, pictures)
 
     def _summary(
-        self, records: list["PoolRecord"], total: int, seconds: float, stopped: int | None
+        self, tally: "report.Tally", total: int, seconds: float, stopped: int | None
     ) -> None:
         from poolcli.cli import report
 
         if self.quiet:
             return
-        _print_notes(records)
+        _print_notes(tally)
         # When nothing was written the error lines already said everything.
         table = (
             not self.as_json
             and stopped is None
-            and len(records) <= report.TABLE_MAX_ROWS
-            and any(r.status != "error" for r in records)
+            and tally.kept is not None
+            and tally.failed < tally.finished
         )
-        if table:
-            report.print_table(report.pool_table(records), stderr=True)
-        incomplete = len(records) < total or any(r.status == "error" for r in records)
+        if tally.kept is not None and table:
+            report.print_table(report.pool_table(tally.kept), stderr=True)
+        incomplete = tally.finished < total or tally.failed > 0
         if total > 1 and (not table or incomplete):
-            report.print_note(report.summary_line(records, total, seconds))
-        if stopped is not None or len(records) < total:
+            report.print_note(report.summary_line(tally, total, seconds))
+        if stopped is not None or tally.finished < total:
             why = "interrupted" if stopped is not None else "stopped at the first failure"
             report.print_note(f"poolcli: {why}; rerun with --skip-existing to finish")
 
@@ -401,7 +405,9 @@ class PoolRun:
         if self.fallback is not None:
             record.note = f"{record.note}; {self.fallback}" if record.note else self.fallback
         if not self.quiet:
-            _print_notes([record])
+            tally = report.Tally()
+            tally.add(record)
+            _print_notes(tally)
         if not (self.quiet or self.as_json) and record.status == "ok":
             report.print_table(report.pool_table([record]), stderr=True)
         return int(record.status != "ok")
@@ -481,15 +487,11 @@ class PoolRun:
             raise ImageError(f"standard output: {err.strerror or err}") from None
 
 
-def _print_notes(records: "list[PoolRecord]") -> None:
+def _print_notes(tally: "report.Tally") -> None:
     """Each distinct note of the run once on standard error, with the inputs it concerns (the
     JSON records carry it per input)."""
     from poolcli.cli import report
 
-    by_note: dict[str, list[str]] = {}
-    for r in records:
-        if r.note and r.status != "error":
-            by_note.setdefault(r.note, []).append(r.input)
-    for note, names in by_note.items():
-        who = names[0] if len(names) == 1 else f"{len(names)} inputs ({names[0]}, ...)"
+    for note, (first, count) in tally.notes.items():
+        who = first if count == 1 else f"{count} inputs ({first}, ...)"
         report.print_note(f"poolcli: note: {who}: {note}")

@@ -170,48 +170,90 @@ def _add_column(table: Table, name: str, footer: str = "") -> None:
 
 
 def _pool_totals(records: Sequence[PoolRecord], noun: str) -> dict[str, str]:
-    totals: dict[str, Any] = {
-        "input": f"{len(records)} {noun}",
-        "output": _counts(records),
-    }
+    tally = Tally(keep=0)
+    for r in records:
+        tally.add(r)
+    totals: dict[str, Any] = {"input": f"{len(records)} {noun}", "output": _counts(tally)}
     for stage in ("load", "pool", "save"):
         values = [getattr(r.seconds, stage) for r in records]
         totals[f"{stage} s"] = _seconds(sum(v for v in values if v is not None))
     return totals
 
 
-def _counts(records: Sequence[PoolRecord]) -> str:
+# The table lists every input up to this many; a bigger batch gets the summary line only.
+TABLE_MAX_ROWS = 50
+# Failed inputs named in the summary line.
+FAILED_NAMED = 10
+
+
+@dataclass
+class Tally:
+    """What the closing lines of a batch need of its records, fed in input order
+    (:meth:`add`), in memory that does not grow with the batch: the counts, the first failed
+    inputs, each note with its first input and how many it concerns, and the records
+    themselves only while there are few enough for the table (a record is ~1 kB: a million
+    files' would be a gigabyte).
+
+    >>> tally = Tally()
+    >>> for r in (PoolRecord("a.png", note="as PNG"), PoolRecord("b.png", status="error")):
+    ...     tally.add(r)
+    >>> tally.finished, tally.failed, tally.failed_names, tally.notes
+    (2, 1, ['b.png'], {'as PNG': ['a.png', 1]})
+    """
+
+    keep: int = TABLE_MAX_ROWS
+    finished: int = 0
+    ok: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failed_names: list[str] = field(default_factory=list)  # the first FAILED_NAMED
+    notes: dict[str, list[Any]] = field(default_factory=dict)  # note: [first input, inputs]
+    kept: list[PoolRecord] | None = field(default_factory=list)  # None past `keep`
+
+    def add(self, record: PoolRecord) -> None:
+        self.finished += 1
+        if record.status == "ok":
+            self.ok += 1
+        elif record.status == "skipped":
+            self.skipped += 1
+        else:
+            self.failed += 1
+            if len(self.failed_names) < FAILED_NAMED:
+                self.failed_names.append(record.input)
+        if record.note and record.status != "error":
+            self.notes.setdefault(record.note, [record.input, 0])[1] += 1
+        if self.kept is not None:
+            self.kept.append(record)
+            if len(self.kept) > self.keep:
+                self.kept = None
+
+
+def _counts(tally: Tally) -> str:
     """``"60 ok, 3 skipped, 1 failed"``, leaving out what is zero (``ok`` always shown)."""
-    ok = sum(r.status == "ok" for r in records)
-    skipped = sum(r.status == "skipped" for r in records)
-    failed = len(records) - ok - skipped
-    parts = [f"{ok} ok"] + [
-        f"{n} {word}" for n, word in ((skipped, "skipped"), (failed, "failed")) if n
+    parts = [f"{tally.ok} ok"] + [
+        f"{n} {word}" for n, word in ((tally.skipped, "skipped"), (tally.failed, "failed")) if n
     ]
     return ", ".join(parts)
 
 
-# The table lists every input up to this many; a bigger batch gets the summary line only.
-TABLE_MAX_ROWS = 50
-
-
-def summary_line(records: Sequence[PoolRecord], total: int, seconds: float | None = None) -> str:
+def summary_line(tally: Tally, total: int, seconds: float | None = None) -> str:
     """The closing line of a batch: counts, time, the failed inputs by name, what was not done.
 
-    >>> done = [PoolRecord("a.png"), PoolRecord("b.png", status="error", error="boom")]
-    >>> summary_line(done, 3, seconds=1.5)
+    >>> tally = Tally()
+    >>> for r in (PoolRecord("a.png"), PoolRecord("b.png", status="error", error="boom")):
+    ...     tally.add(r)
+    >>> summary_line(tally, 3, seconds=1.5)
     'poolcli: 3 inputs: 1 ok, 1 failed, 1 not done in 1.5 s; failed: b.png'
     """
-    text = f"poolcli: {total} inputs: {_counts(records)}"
-    if total > len(records):
-        text += f", {total - len(records)} not done"
+    text = f"poolcli: {total} inputs: {_counts(tally)}"
+    if total > tally.finished:
+        text += f", {total - tally.finished} not done"
     if seconds is not None:
         text += f" in {seconds:.1f} s"
-    failed = [r.input for r in records if r.status == "error"]
-    if failed:
-        shown = ", ".join(failed[:10])
-        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
-        text += f"; failed: {shown}{more}"
+    if tally.failed:
+        shown = ", ".join(tally.failed_names)
+        more = tally.failed - len(tally.failed_names)
+        text += f"; failed: {shown}" + (f" and {more} more" if more else "")
     return text
 
 

@@ -23,7 +23,7 @@ _MAGIC = re.compile(r"[*?[]")
 # --- inputs ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """One input file, as named or as found.
 

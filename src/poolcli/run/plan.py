@@ -89,7 +89,7 @@ class Recipe:
     device: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """One file to pool: read ``source``, pool by ``recipe``, write ``target``.
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 # --- records --------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Seconds:
     """Wall-clock seconds per stage; ``None`` for a stage the input never reached.
 
@@ -30,7 +30,7 @@ class Seconds:
     save: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class PoolRecord:
     """One input of a pooling run.
 
