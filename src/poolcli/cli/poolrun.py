@@ -255,17 +255,15 @@ class PoolRun:
         if self.quiet:
             return
         _print_notes(tally)
-        # When nothing was written the error lines already said everything.
-        table = (
-            not self.as_json
-            and stopped is None
-            and tally.kept is not None
-            and tally.failed < tally.finished
-        )
-        if tally.kept is not None and table:
-            report.print_table(report.pool_table(tally.kept), stderr=True)
+        # The table's rows: none past TABLE_MAX_ROWS (the tally kept no records), nor when
+        # nothing was written (the error lines already said everything).
+        rows = tally.kept
+        if self.as_json or stopped is not None or tally.failed == tally.finished:
+            rows = None
+        if rows is not None:
+            report.print_table(report.pool_table(rows), stderr=True)
         incomplete = tally.finished < total or tally.failed > 0
-        if total > 1 and (not table or incomplete):
+        if total > 1 and (rows is None or incomplete):
             report.print_note(report.summary_line(tally, total, seconds))
         if stopped is not None or tally.finished < total:
             why = "interrupted" if stopped is not None else "stopped at the first failure"
