@@ -12,7 +12,8 @@ from poolcli.errors import PoolError
 if TYPE_CHECKING:  # the modules themselves are imported in the commands, to keep --help fast
     from PIL import Image
 
-    from poolcli.cli.report import PoolRecord, Preview
+    from poolcli.cli.report import PoolRecord
+    from poolcli.cli.views import Preview
     from poolcli.io.picture import Picture
 
 
@@ -25,12 +26,12 @@ def preview_of(
     title: str, image: "Image.Image", width: int, height: int, colour: bool
 ) -> "Preview":
     """The preview of ``image`` within ``width x height`` cells: colour cells or plain text."""
-    from poolcli.cli import report
+    from poolcli.cli import views
     from poolcli.io import preview
 
     if colour:
-        return report.Preview(title, cells=preview.preview_cells(image, width, height))
-    return report.Preview(title, text=preview.preview_text(image, width, height))
+        return views.Preview(title, cells=preview.preview_cells(image, width, height))
+    return views.Preview(title, text=preview.preview_text(image, width, height))
 
 
 def preview_layout(size: tuple[int, int], columns: int, lines: int) -> tuple[bool, int, int]:
@@ -43,11 +44,11 @@ def preview_layout(size: tuple[int, int], columns: int, lines: int) -> tuple[boo
     >>> preview_layout((64, 48), 80, 24), preview_layout((800, 100), 80, 24)
     ((True, 39, 22), (False, 80, 10))
     """
-    from poolcli.cli import report
+    from poolcli.cli import views
     from poolcli.io import preview
 
     usable = max(lines - 1, 4)
-    side = (True, max((columns - report.PREVIEW_GAP) // 2, 1), usable - 1)
+    side = (True, max((columns - views.PREVIEW_GAP) // 2, 1), usable - 1)
     stacked = (False, max(columns, 1), (usable - 2) // 2)
 
     def area(layout: tuple[bool, int, int]) -> int:
@@ -59,12 +60,12 @@ def preview_layout(size: tuple[int, int], columns: int, lines: int) -> tuple[boo
 
 def print_preview_pair(before: tuple[str, "Image.Image"], after: tuple[str, "Image.Image"]) -> None:
     """``before`` and ``after`` (title, image) previewed on standard error, sized to it."""
-    from poolcli.cli import report
+    from poolcli.cli import views
 
-    columns, lines, colour = report.preview_space(stderr=True)
+    columns, lines, colour = views.preview_space(stderr=True)
     side_by_side, width, height = preview_layout(before[1].size, columns, lines)
     previews = [preview_of(title, image, width, height, colour) for title, image in (before, after)]
-    report.print_previews(previews, stderr=True, side_by_side=side_by_side, max_width=width)
+    views.print_previews(previews, stderr=True, side_by_side=side_by_side, max_width=width)
 
 
 def keep_picture(store: list["Picture"], pic: "Picture") -> "Picture":

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # the modules themselves are imported in the commands, to kee
 # --- seeing images: compare, show, stats ---------------------------------------------------------
 #
 # `compare` writes poolcli.io.sheet.compare_sheet to an image file; `show` (and --preview) print
-# poolcli.io.preview.preview_cells through poolcli.cli.report, or preview_text when colour is off;
+# poolcli.io.preview.preview_cells through poolcli.cli.views, or preview_text when colour is off;
 # `stats` is poolcli.io.stats.channel_stats as a table or JSON. All of them look at the first frame.
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ def compare(
         p if "lp" in names else None,
     )
     check_stdin([input])
-    from poolcli.cli import report
+    from poolcli.cli import report, views
     from poolcli.io import formats, writing
     from poolcli.io.picture import Picture
     from poolcli.io.sheet import compare_sheet, window_label
@@ -236,7 +236,7 @@ def compare(
             raise typer.BadParameter(str(err), param_hint="'-o' / '--output'") from None
 
     written = STDIN if target is None else str(target)
-    record = report.CompareRecord(display_name(input), output=written, window=window.describe())
+    record = views.CompareRecord(display_name(input), output=written, window=window.describe())
     kwargs = window.pool_kwargs()
     try:
         if target is not None:
@@ -248,7 +248,7 @@ def compare(
         sheet, panels = compare_sheet(frame, names, crop=crop, panel=panel, **kwargs)
         record.sheet_shape = shape_of(sheet)
         record.panels = [
-            report.PanelRecord(
+            views.PanelRecord(
                 mode=q.mode,
                 window="" if q.mode == "input" else window_label(q.mode, **kwargs),
                 shape=q.shape,
@@ -268,9 +268,9 @@ def compare(
         record.status, record.error = "error", cause(err, record.input)
         report.print_error(record.input, record.error)
     if json:
-        report.print_record_json(record)
+        views.print_record_json(record)
     elif not quiet and record.status == "ok":
-        report.print_compare(record)
+        views.print_compare(record)
     raise typer.Exit(int(record.status != "ok"))
 
 
@@ -284,9 +284,9 @@ def show(
     """Preview images in the terminal: colour half blocks, two pixels per character cell, or
     characters from dark to bright when colour is off (NO_COLOR, TERM=dumb, not a terminal)."""
     check_stdin(inputs)
-    from poolcli.cli import report
+    from poolcli.cli import report, views
 
-    columns, lines, colour = report.preview_space(stderr=False)
+    columns, lines, colour = views.preview_space(stderr=False)
     width = width or columns
     height = height or max(1, lines - 2)  # the title line, and the prompt after the picture
     failed = False
@@ -299,7 +299,7 @@ def show(
             report.print_error(name, cause(err, name))
             failed = True
             continue
-        report.print_previews(
+        views.print_previews(
             [preview], stderr=False, side_by_side=False, max_width=max(width, columns)
         )
     raise typer.Exit(int(failed))
@@ -313,13 +313,13 @@ def stats(
 ) -> None:
     """Global pooling per channel: max, min, mean, median and std of each band (first frame)."""
     check_stdin(inputs)
-    from poolcli.cli import report
+    from poolcli.cli import report, views
     from poolcli.io import picture
     from poolcli.io.stats import channel_stats
 
     records = []
     for source in inputs:
-        record = report.StatsRecord(display_name(source))
+        record = views.StatsRecord(display_name(source))
         try:
             pic = read_input(source, max_pixels_kwargs(max_pixels))
             first = pic.frames[0]
@@ -331,9 +331,9 @@ def stats(
             report.print_error(record.input, record.error)
         records.append(record)
         if json:
-            report.print_record_json(record)
+            views.print_record_json(record)
     if not json:
-        report.print_table(report.stats_table(records), stderr=False)
+        report.print_table(views.stats_table(records), stderr=False)
     raise typer.Exit(int(any(r.status != "ok" for r in records)))
 
 
